@@ -1,0 +1,65 @@
+/**
+ * The composition root: one store, one executor, the services over them.
+ * `serve` (main.ts) and the tests build flue through here.
+ */
+import { mkdirSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { Auth } from "./auth/index.ts";
+import type { Config } from "./config.ts";
+import { newId } from "./domain/index.ts";
+import { Executor } from "./executor/index.ts";
+import { LocalQueue } from "./queue/index.ts";
+import { DefinitionService } from "./service/definitions.ts";
+import { JobService } from "./service/jobs.ts";
+import { Store } from "./store/index.ts";
+import { VERSION } from "./version.ts";
+
+export interface InstanceInfo {
+  id: string;
+  host: string;
+  version: string;
+  labels: string[];
+  startedAt: number;
+}
+
+export class App {
+  readonly store: Store;
+  readonly auth: Auth;
+  readonly executor: Executor;
+  readonly definitions: DefinitionService;
+  readonly jobs: JobService;
+  readonly instance: InstanceInfo;
+
+  constructor(readonly config: Config) {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    this.store = Store.open(join(config.dataDir, "flue.db"));
+    // The instance id survives restarts: recovery finds this instance's jobs by it.
+    let id = this.store.getMeta("instance_id");
+    if (!id) {
+      id = newId();
+      this.store.setMeta("instance_id", id);
+    }
+    this.instance = { id, host: hostname(), version: VERSION, labels: [], startedAt: Date.now() / 1000 };
+    this.auth = new Auth(this.store);
+    this.executor = new Executor(this.store, new LocalQueue(this.store.jobs), {
+      instanceId: id,
+      dataDir: config.dataDir,
+      slots: config.slots,
+      killGraceMs: config.killGraceMs,
+      maxOutputBytes: config.maxOutputBytes,
+      allowDirs: config.allowDirs,
+    });
+    this.definitions = new DefinitionService(this.store);
+    this.jobs = new JobService(this.store, this.executor, id);
+  }
+
+  start(): void {
+    this.executor.start();
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    await this.executor.shutdown(graceMs);
+    this.store.close();
+  }
+}

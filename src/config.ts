@@ -1,0 +1,103 @@
+/**
+ * Flags and environment → one validated Config. Every flag `--some-flag`
+ * may also come from `FLUE_SOME_FLAG`; a flag wins over the environment.
+ */
+import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  slots: number;
+  killGraceMs: number;
+  shutdownGraceMs: number;
+  maxOutputBytes: number;
+  maxBodyBytes: number;
+  allowDirs: string[];
+  adminUser?: string;
+  adminPassword?: string;
+}
+
+export class ConfigError extends Error {}
+
+interface FlagSpec {
+  key: keyof Config;
+  help: string;
+  default: string;
+  parse: (text: string, flag: string) => Config[keyof Config];
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+const TIME_UNITS: Record<string, number> = { "": 1000, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+function integer(min: number, max: number) {
+  return (text: string, flag: string) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${flag} must be a whole number from ${min} to ${max}, not "${text}"`);
+    return n;
+  };
+}
+
+/** "512MiB", "1GB", "1048576" → bytes. */
+export function parseSize(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new ConfigError(`${flag} must be a size such as 512MiB or 1GB, not "${text}"`);
+  return Math.floor(Number(m[1]) * unit);
+}
+
+/** "30s", "2m", "500ms", "5" (seconds) → milliseconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = m ? TIME_UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new ConfigError(`${flag} must be a duration such as 30s, 2m or 500ms, not "${text}"`);
+  return Math.round(Number(m[1]) * unit);
+}
+
+const list = (text: string) => text.split(",").map((s) => s.trim()).filter(Boolean).map((p) => resolve(p));
+
+export const FLAGS: Record<string, FlagSpec> = {
+  host: { key: "host", help: "address to listen on", default: "127.0.0.1", parse: (t) => t },
+  port: { key: "port", help: "port to listen on (0 picks a free one)", default: "8000", parse: integer(0, 65535) },
+  "data-dir": { key: "dataDir", help: "where the database and job files live", default: "./flue-data", parse: (t) => resolve(t) },
+  slots: { key: "slots", help: "jobs run at once", default: String(availableParallelism()), parse: integer(1, 4096) },
+  "kill-grace": { key: "killGraceMs", help: "time between SIGTERM and SIGKILL when a job is stopped", default: "5s", parse: parseDuration },
+  "shutdown-grace": { key: "shutdownGraceMs", help: "time running jobs get to finish on SIGTERM/SIGINT", default: "30s", parse: parseDuration },
+  "max-output": { key: "maxOutputBytes", help: "bytes a job's stdout or stderr may reach", default: "1GiB", parse: parseSize },
+  "max-body": { key: "maxBodyBytes", help: "largest request body accepted", default: "256MiB", parse: parseSize },
+  "allow-dir": { key: "allowDirs", help: "comma-separated directories a definition's paths may use besides the job's workdir", default: "", parse: list },
+};
+
+const envName = (flag: string) => `FLUE_${flag.toUpperCase().replace(/-/g, "_")}`;
+
+/** Parses `--flag value` / `--flag=value` pairs over FLUE_* environment variables and defaults. */
+export function loadConfig(args: string[], env: Record<string, string | undefined>): Config {
+  const given = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf("=");
+    const flag = arg.slice(2, eq < 0 ? undefined : eq);
+    if (!FLAGS[flag]) throw new ConfigError(`unknown flag --${flag}; see flue --help`);
+    const value = eq < 0 ? args[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new ConfigError(`--${flag} needs a value`);
+    given.set(flag, value);
+  }
+  const config = {} as Record<string, unknown>;
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    const fromEnv = env[envName(flag)];
+    const text = given.get(flag) ?? (fromEnv !== undefined && fromEnv !== "" ? fromEnv : spec.default);
+    const source = given.has(flag) ? `--${flag}` : fromEnv ? envName(flag) : `--${flag}`;
+    config[spec.key] = spec.parse(text, source);
+  }
+  config.adminUser = env.FLUE_ADMIN_USER || undefined;
+  config.adminPassword = env.FLUE_ADMIN_PASSWORD || undefined;
+  return config as unknown as Config;
+}
+
+export function flagHelp(): string {
+  return Object.entries(FLAGS)
+    .map(([flag, s]) => `  --${flag.padEnd(16)} ${s.help} (${envName(flag)}, default ${s.default || "none"})`)
+    .join("\n");
+}

@@ -1,0 +1,94 @@
+/**
+ * The canonical shape of a process definition, as valibot schemas.
+ *
+ * The shape is the seed registry's (`exec`, `application`, `process_type`,
+ * `timeout`, `cwd`, `environment`, `argv`, `input_adapter`, `output_adapter`)
+ * plus flue's `name`, `description`, `parameters` and `retries`. Alternative
+ * spellings are mapped before these schemas run (see definition.ts).
+ */
+import * as v from "valibot";
+
+export const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const DEFINITION_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+
+const text = (what: string) => v.string(`${what} must be a string`);
+const nonEmpty = (what: string) => v.pipe(text(what), v.minLength(1, `${what} must not be empty`));
+
+/** Variables every definition may use besides its parameters, inputs and outputs. */
+export const BUILTIN_VARIABLES = ["job_id", "workdir", "attempt"] as const;
+
+export const PARAMETER_TYPES = ["string", "integer", "number", "boolean"] as const;
+export type ParameterType = (typeof PARAMETER_TYPES)[number];
+
+const scalar = v.union(
+  [v.string(), v.number(), v.boolean()],
+  "must be a string, a number or a boolean",
+);
+
+export const ParameterSchema = v.strictObject({
+  type: v.optional(v.picklist(PARAMETER_TYPES, `type must be one of ${PARAMETER_TYPES.join(", ")}`)),
+  description: v.optional(text("description")),
+  default: v.optional(scalar),
+  required: v.optional(v.boolean("required must be true or false")),
+  enum: v.optional(v.pipe(v.array(scalar, "enum must be a list"), v.minLength(1, "enum must not be empty"))),
+  pattern: v.optional(text("pattern")),
+  secret: v.optional(v.boolean("secret must be true or false")),
+});
+export type ParameterSpec = v.InferOutput<typeof ParameterSchema>;
+
+export const RetriesSchema = v.strictObject({
+  count: v.pipe(
+    v.number("count must be a number"),
+    v.integer("count must be a whole number"),
+    v.minValue(0, "count must be 0 or more"),
+    v.maxValue(100, "count must be at most 100"),
+  ),
+  backoff: v.optional(
+    v.pipe(v.number("backoff must be a number of seconds"), v.minValue(0, "backoff must be 0 or more"), v.maxValue(86400, "backoff must be at most 86400 seconds")),
+  ),
+  factor: v.optional(v.pipe(v.number("factor must be a number"), v.minValue(1, "factor must be 1 or more"), v.maxValue(10, "factor must be at most 10"))),
+});
+export type RetriesSpec = v.InferOutput<typeof RetriesSchema>;
+
+const adapterParams = v.record(v.string(), v.unknown(), "must be an object");
+
+export const InputAdapterSchema = v.strictObject({
+  input_type: nonEmpty("input_type"),
+  input_parameters: v.optional(adapterParams),
+});
+export const OutputAdapterSchema = v.strictObject({
+  output_type: nonEmpty("output_type"),
+  output_parameters: v.optional(adapterParams),
+});
+
+export const DefinitionSchema = v.strictObject({
+  name: v.optional(
+    v.pipe(
+      text("name"),
+      v.regex(DEFINITION_NAME, "name must start with a letter or digit and use only letters, digits, '_', '.', '-' (at most 100)"),
+      v.check((s) => !/^\d+$/.test(s), "name must not be only digits (it would read as an id)"),
+    ),
+  ),
+  description: v.optional(text("description")),
+  exec: nonEmpty("exec"),
+  application: v.optional(text("application")),
+  process_type: v.optional(v.picklist(["single", "service"], "process_type must be single or service")),
+  timeout: v.optional(
+    v.nullable(v.pipe(v.number("timeout must be a number of seconds"), v.gtValue(0, "timeout must be more than 0"), v.maxValue(31_536_000, "timeout must be at most a year"))),
+  ),
+  cwd: v.optional(text("cwd")),
+  environment: v.optional(
+    v.pipe(
+      v.record(v.pipe(v.string(), v.regex(ENV_NAME, "environment names use letters, digits and '_' and do not start with a digit")), text("an environment value"), "environment must be an object of strings"),
+    ),
+  ),
+  argv: v.optional(v.array(text("an argument"), "argv must be a list of strings")),
+  input_adapter: v.optional(InputAdapterSchema),
+  output_adapter: v.optional(OutputAdapterSchema),
+  parameters: v.optional(v.record(v.string(), ParameterSchema, "parameters must be an object")),
+  retries: v.optional(RetriesSchema),
+});
+
+/** A definition in canonical form, as stored and as returned by the API. */
+export type Definition = v.InferOutput<typeof DefinitionSchema>;

@@ -1,0 +1,185 @@
+/**
+ * Process definitions: parse → canonicalize → validate, collecting every
+ * problem with its path, then resolve into what the executor needs.
+ *
+ * The stored form is canonical in spelling only (`args` becomes `argv`,
+ * `input_params` becomes `input_parameters`, …): defaults are not written
+ * into it, so a client reads back what it sent, as the seed registry did.
+ */
+import * as v from "valibot";
+import {
+  BUILTIN_VARIABLES,
+  DefinitionSchema,
+  IDENT,
+  type Definition,
+  type ParameterSpec,
+} from "./definition-schema.ts";
+import type { FieldError } from "./errors.ts";
+import { ADAPTER_TYPES, bindFileAdapter, type Binding, type Direction } from "./file-adapter.ts";
+import { issuesToFields, join } from "./issues.ts";
+import { checkParameterSpec } from "./parameters.ts";
+import { soleVariable, templateVariables } from "./template.ts";
+
+export type { Definition } from "./definition-schema.ts";
+export type { Binding } from "./file-adapter.ts";
+
+const isObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && !Array.isArray(x);
+
+/** Maps one key's alternative spelling onto the canonical one. */
+function rename(obj: Record<string, unknown>, from: string, to: string, at: string, errors: FieldError[]) {
+  if (!(from in obj)) return;
+  if (to in obj && !Bun.deepEquals(obj[to], obj[from])) {
+    errors.push({ path: join(at, from), message: `give either ${to} or ${from}, not both` });
+  } else {
+    obj[to] = obj[from];
+  }
+  delete obj[from];
+}
+
+/**
+ * Returns a canonical copy of a raw definition: the seed's alternative
+ * spellings mapped, numbers in argv and environment written as strings,
+ * `retries: N` written as `{count: N}`. Never mutates its input. Idempotent.
+ */
+export function canonicalize(raw: unknown, at = "definition"): { value: unknown; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  if (!isObject(raw)) return { value: raw, errors };
+  const d: Record<string, unknown> = structuredClone(raw);
+  rename(d, "args", "argv", at, errors);
+  if (Array.isArray(d.argv)) d.argv = d.argv.map((a) => (typeof a === "number" && Number.isFinite(a) ? String(a) : a));
+  if (isObject(d.environment)) {
+    for (const [k, val] of Object.entries(d.environment)) {
+      if (typeof val === "number" && Number.isFinite(val)) d.environment[k] = String(val);
+    }
+  }
+  for (const dir of ["input", "output"] as const) {
+    const adapter = d[`${dir}_adapter`];
+    if (!isObject(adapter)) continue;
+    rename(adapter, `${dir}_params`, `${dir}_parameters`, join(at, `${dir}_adapter`), errors);
+  }
+  if (typeof d.retries === "number") d.retries = { count: d.retries };
+  return { value: d, errors };
+}
+
+/** What the executor needs of a definition, defaults filled. */
+export interface ResolvedDefinition {
+  exec: string;
+  argv: string[];
+  cwd: string | undefined;
+  environment: Record<string, string>;
+  application: string | undefined;
+  processType: "single" | "service";
+  timeout: number | null;
+  inputs: Binding[];
+  outputs: Binding[];
+  parameters: Record<string, ParameterSpec>;
+  retries: { count: number; backoff: number; factor: number };
+}
+
+function bindAdapter(
+  dir: Direction,
+  adapter: { input_type?: string; output_type?: string; input_parameters?: unknown; output_parameters?: unknown } | undefined,
+  at: string,
+  errors: FieldError[],
+): Binding[] {
+  if (!adapter) return [];
+  const type = dir === "input" ? adapter.input_type : adapter.output_type;
+  const params = dir === "input" ? adapter.input_parameters : adapter.output_parameters;
+  if (!(ADAPTER_TYPES as readonly string[]).includes(type ?? "")) {
+    errors.push({ path: join(at, `${dir}_type`), message: `unknown ${dir}_type "${type}"; known: ${ADAPTER_TYPES.join(", ")}` });
+    return [];
+  }
+  const bound = bindFileAdapter(dir, params, join(at, `${dir}_parameters`));
+  errors.push(...bound.errors);
+  return bound.binding ? [bound.binding] : [];
+}
+
+/**
+ * Validates a raw definition. Returns the canonical definition and its
+ * resolved form, or every problem found (`errors` non-empty).
+ */
+export function validateDefinition(
+  raw: unknown,
+  at = "definition",
+): { definition?: Definition; resolved?: ResolvedDefinition; errors: FieldError[] } {
+  if (!isObject(raw)) return { errors: [{ path: at, message: "definition must be an object" }] };
+  const canon = canonicalize(raw, at);
+  const errors = [...canon.errors];
+  const parsed = v.safeParse(DefinitionSchema, canon.value, { abortEarly: false });
+  if (!parsed.success) {
+    errors.push(...issuesToFields(parsed.issues, at));
+    return { errors };
+  }
+  const d = parsed.output;
+  if (d.exec.includes("${")) errors.push({ path: join(at, "exec"), message: "exec must be a fixed path; templates are not allowed in it" });
+
+  const inputs = bindAdapter("input", d.input_adapter, join(at, "input_adapter"), errors);
+  const outputs = bindAdapter("output", d.output_adapter, join(at, "output_adapter"), errors);
+
+  const known = new Map<string, string>();
+  for (const b of BUILTIN_VARIABLES) known.set(b, "a built-in variable");
+  for (const b of inputs) known.set(b.name, "an input");
+  for (const b of outputs) {
+    if (known.has(b.name)) errors.push({ path: join(at, "output_adapter"), message: `output "${b.name}" has the same name as ${known.get(b.name)}` });
+    known.set(b.name, "an output");
+  }
+  for (const [name, spec] of Object.entries(d.parameters ?? {})) {
+    const p = join(at, `parameters.${name}`);
+    if (!IDENT.test(name)) errors.push({ path: p, message: "a parameter name uses letters, digits and '_' and does not start with a digit" });
+    else if (known.has(name)) errors.push({ path: p, message: `parameter "${name}" has the same name as ${known.get(name)}` });
+    errors.push(...checkParameterSpec(spec, p));
+    known.set(name, "a parameter");
+  }
+
+  const checkTemplate = (source: string, path: string, allowed: Map<string, string>) => {
+    let names: string[];
+    try {
+      names = templateVariables(source);
+    } catch (e) {
+      errors.push({ path, message: (e as Error).message });
+      return;
+    }
+    for (const n of names) {
+      if (!allowed.has(n)) errors.push({ path, message: `unknown variable "\${${n}}"; known: ${[...allowed.keys()].join(", ")}` });
+    }
+  };
+  d.argv?.forEach((arg, i) => checkTemplate(arg, join(at, `argv.${i}`), known));
+  if (d.cwd !== undefined) checkTemplate(d.cwd, join(at, "cwd"), known);
+  for (const [k, val] of Object.entries(d.environment ?? {})) checkTemplate(val, join(at, `environment.${k}`), known);
+  // A file path may use parameters and built-ins, never another file's path.
+  const pathVars = new Map([...known].filter(([, what]) => what !== "an input" && what !== "an output"));
+  for (const [dir, bindings] of [["input", inputs], ["output", outputs]] as const) {
+    for (const b of bindings) {
+      if (b.mode !== "path") continue;
+      if (soleVariable(b.path) === b.name) continue;
+      checkTemplate(b.path, join(at, `${dir}_adapter.${dir}_parameters.file_path`), pathVars);
+    }
+  }
+
+  if (errors.length) return { errors };
+  return {
+    errors,
+    definition: d,
+    resolved: {
+      exec: d.exec,
+      argv: d.argv ?? [],
+      cwd: d.cwd,
+      environment: d.environment ?? {},
+      application: d.application,
+      processType: d.process_type ?? "single",
+      timeout: d.timeout ?? null,
+      inputs,
+      outputs,
+      parameters: d.parameters ?? {},
+      retries: { count: d.retries?.count ?? 0, backoff: d.retries?.backoff ?? 1, factor: d.retries?.factor ?? 2 },
+    },
+  };
+}
+
+/** Resolves a stored (already valid) definition; throws if it is not valid any more. */
+export function resolveDefinition(definition: Definition): ResolvedDefinition {
+  const r = validateDefinition(definition);
+  if (!r.resolved) throw new Error(`stored definition is invalid: ${r.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`);
+  return r.resolved;
+}

@@ -1,0 +1,122 @@
+/**
+ * One attempt of one job: stage-in → execute → stage-out, each step emitting
+ * its started/finished events. Returns how the attempt ended; the executor
+ * decides what that means for the job (finish, retry, fail).
+ */
+import { mkdirSync } from "node:fs";
+import { renderTemplate, type FlueEvent, type ParameterValue, type ResolvedDefinition } from "../domain/index.ts";
+import type { JobRow } from "../store/index.ts";
+import { runProcess, type Metrics, type RunResult } from "./process.ts";
+import { prepareOutputs, StageError, stageIn, stageOut, type InputMeta, type StageContext } from "./stages.ts";
+import { resolveInside, type JobFiles } from "./workdir.ts";
+
+export interface AttemptEnv {
+  files: JobFiles;
+  allowDirs: readonly string[];
+  killGraceMs: number;
+  maxOutputBytes: number;
+  /** Emits one job event; the executor fills in id, executor, timestamp and thread. */
+  emit: (type: string, fields?: Record<string, unknown>) => void;
+}
+
+export type AttemptEnd =
+  | { kind: "finished" }
+  /** `retryable` is false when another attempt cannot help (the executable does not exist). */
+  | { kind: "failed"; reason: string; retryable: boolean }
+  | { kind: "aborted"; reason: string };
+
+const DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
+
+function describe(r: RunResult): string {
+  if (r.outcome === "exited") return `exit status ${r.exitStatus}`;
+  return r.message ?? r.outcome;
+}
+
+export async function runAttempt(
+  env: AttemptEnv,
+  job: JobRow,
+  def: ResolvedDefinition,
+  attempt: number,
+  signal: AbortSignal,
+): Promise<AttemptEnd> {
+  const { files } = env;
+  const workdir = files.workDir(job.id, attempt);
+  const attemptDir = files.attemptDir(job.id, attempt);
+  const vars: Record<string, string> = { job_id: job.id, workdir, attempt: String(attempt) };
+  for (const [k, v] of Object.entries(job.parameters as Record<string, ParameterValue>)) vars[k] = String(v);
+  const ctx: StageContext = { files, jobId: job.id, attempt, workdir, allowDirs: env.allowDirs, vars, signal };
+
+  // Stage-in.
+  env.emit("stage-in.started");
+  let stdin: string | null;
+  const stageInBegan = performance.now();
+  try {
+    mkdirSync(attemptDir, { recursive: true, mode: 0o700 });
+    const staged = await stageIn(ctx, def.inputs, job.inputs as Record<string, InputMeta>);
+    stdin = staged.stdin;
+    prepareOutputs(ctx, def.outputs);
+    env.emit("stage-in.finished", { time: (performance.now() - stageInBegan) / 1000, bytes: staged.bytes });
+  } catch (e) {
+    if (signal.aborted) return { kind: "aborted", reason: String(signal.reason) };
+    const reason = `stage-in failed: ${e instanceof StageError ? e.message : (e as Error).message}`;
+    return { kind: "failed", reason, retryable: true };
+  }
+  if (signal.aborted) return { kind: "aborted", reason: String(signal.reason) };
+
+  // Execute.
+  let argv: string[];
+  let cwd = workdir;
+  const environment: Record<string, string> = { PATH: DEFAULT_PATH, HOME: workdir };
+  try {
+    argv = def.argv.map((a) => renderTemplate(a, vars));
+    for (const [k, v] of Object.entries(def.environment)) environment[k] = renderTemplate(v, vars);
+    if (def.cwd !== undefined) {
+      cwd = resolveInside(workdir, renderTemplate(def.cwd, vars), [workdir, ...env.allowDirs], "cwd");
+      mkdirSync(cwd, { recursive: true });
+    }
+  } catch (e) {
+    return { kind: "failed", reason: (e as Error).message, retryable: false };
+  }
+  environment.FLUE_JOB_ID = job.id;
+  environment.FLUE_JOB_ATTEMPT = String(attempt);
+  environment.FLUE_JOB_WORKDIR = workdir;
+  const executable = def.exec.includes("/") ? def.exec : (Bun.which(def.exec, { PATH: environment.PATH }) ?? def.exec);
+  const result = await runProcess({
+    cmd: [executable, ...argv],
+    cwd,
+    env: environment,
+    stdin,
+    stdout: files.log(job.id, attempt, "stdout"),
+    stderr: files.log(job.id, attempt, "stderr"),
+    timeout: def.timeout,
+    killGraceMs: env.killGraceMs,
+    maxOutputBytes: env.maxOutputBytes,
+    signal,
+    onSpawn: (pid, pidStart) => env.emit("execution.started", { executable, pid, pid_start: pidStart }),
+  });
+  const metrics: Metrics = result.metrics;
+  if (result.outcome === "spawn-error") {
+    return { kind: "failed", reason: result.message ?? "cannot start the process", retryable: false };
+  }
+  env.emit("execution.finished", {
+    executable,
+    exit_status: result.exitStatus,
+    ...(result.signal ? { signal: result.signal } : {}),
+    metrics,
+  });
+  if (result.outcome === "cancelled") return { kind: "aborted", reason: result.message ?? "cancelled" };
+  if (result.outcome !== "exited" || result.exitStatus !== 0) {
+    return { kind: "failed", reason: describe(result), retryable: true };
+  }
+
+  // Stage-out.
+  env.emit("stage-out.started");
+  const stageOutBegan = performance.now();
+  try {
+    const out = stageOut(ctx, def.outputs);
+    env.emit("stage-out.finished", { time: (performance.now() - stageOutBegan) / 1000, bytes: out.bytes, outputs: out.outputs });
+  } catch (e) {
+    return { kind: "failed", reason: `stage-out failed: ${(e as Error).message}`, retryable: true };
+  }
+  return { kind: "finished" };
+}

@@ -1,0 +1,214 @@
+/**
+ * The local executor: N slots, a dispatcher that fills them from the queue,
+ * retries by each definition's policy, cancel, graceful shutdown, and
+ * recovery of what a crashed flue left running.
+ */
+import { resolveDefinition, retryDelay, type FlueEvent, type ResolvedDefinition } from "../domain/index.ts";
+import type { Store } from "../store/index.ts";
+import type { Queue } from "../queue/index.ts";
+import { runAttempt, type AttemptEnd } from "./attempt.ts";
+import { killOrphan } from "./process.ts";
+import { JobFiles } from "./workdir.ts";
+
+export { JobFiles, isInside, isPlainFile } from "./workdir.ts";
+export type { InputMeta, OutputMeta } from "./stages.ts";
+
+export interface ExecutorOptions {
+  instanceId: string;
+  dataDir: string;
+  slots: number;
+  killGraceMs: number;
+  maxOutputBytes: number;
+  allowDirs: readonly string[];
+}
+
+interface Running {
+  jobId: string;
+  thread: number;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+const now = () => Date.now() / 1000;
+
+export class Executor {
+  readonly files: JobFiles;
+  private readonly running = new Map<string, Running>();
+  private readonly freeThreads: number[];
+  private readonly definitions = new Map<string, ResolvedDefinition>();
+  private accepting = false;
+  private dispatchScheduled = false;
+  private waitingTimer: Timer | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly queue: Queue,
+    private readonly opts: ExecutorOptions,
+  ) {
+    this.files = new JobFiles(opts.dataDir);
+    this.freeThreads = Array.from({ length: opts.slots }, (_, i) => opts.slots - i);
+  }
+
+  get slots() {
+    return this.opts.slots;
+  }
+  get busy() {
+    return this.running.size;
+  }
+
+  /** Recovers what a previous run left, announces readiness and starts dispatching. */
+  start(): void {
+    this.recover();
+    this.accepting = true;
+    this.unsubscribe = this.store.events.subscribe((e) => {
+      if (e.type === "queued" || e.type === "executor.ready") this.scheduleDispatch();
+      else if (e.type === "waiting") this.armWaitingTimer();
+    });
+    this.emit({ type: "executor.ready", slots: this.opts.slots });
+    this.armWaitingTimer();
+  }
+
+  private emit(event: Omit<FlueEvent, "executor" | "timestamp">): void {
+    this.store.events.append({ executor: this.opts.instanceId, timestamp: now(), ...event } as FlueEvent);
+  }
+
+  /** Jobs left RUNNING by this instance when it died: kill their process groups, then retry or fail them. */
+  private recover(): void {
+    for (const job of this.store.jobs.runningOn(this.opts.instanceId)) {
+      if (job.pid !== null) killOrphan(job.pid, job.pidStart);
+      const left = job.attempts < job.maxAttempts;
+      const reason =
+        `flue stopped while attempt ${job.attempts} was running` +
+        (job.pid !== null ? `; its processes (group ${job.pid}) were stopped` : "") +
+        (left ? "; retrying" : "; no attempts left");
+      this.emit({ type: left ? "queued" : "failed", id: job.id, reason, level: left ? "warning" : "error" });
+    }
+  }
+
+  private scheduleDispatch(): void {
+    if (this.dispatchScheduled || !this.accepting) return;
+    this.dispatchScheduled = true;
+    queueMicrotask(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.accepting && this.freeThreads.length > 0) {
+      const ids = this.queue.claim(this.freeThreads.length);
+      if (ids.length === 0) return;
+      for (const id of ids) this.launch(id);
+    }
+  }
+
+  private definitionFor(definitionId: number, version: number): ResolvedDefinition {
+    const key = `${definitionId}@${version}`;
+    let def = this.definitions.get(key);
+    if (!def) {
+      const raw = this.store.definitions.getVersion(definitionId, version);
+      if (!raw) throw new Error(`definition ${definitionId} version ${version} no longer exists`);
+      def = resolveDefinition(raw);
+      this.definitions.set(key, def);
+    }
+    return def;
+  }
+
+  private launch(jobId: string): void {
+    const job = this.store.jobs.get(jobId);
+    if (!job || job.state !== "QUEUED") return;
+    const thread = this.freeThreads.pop()!;
+    const attempt = job.attempts + 1;
+    const controller = new AbortController();
+    const emit = (type: string, fields: Record<string, unknown> = {}) => this.emit({ type, id: jobId, thread, ...fields });
+    emit("started", { attempt });
+    const run = async (): Promise<AttemptEnd> => {
+      let def: ResolvedDefinition;
+      try {
+        def = this.definitionFor(job.definitionId, job.definitionVersion);
+      } catch (e) {
+        return { kind: "failed", reason: (e as Error).message, retryable: false };
+      }
+      return runAttempt(
+        { files: this.files, allowDirs: this.opts.allowDirs, killGraceMs: this.opts.killGraceMs, maxOutputBytes: this.opts.maxOutputBytes, emit },
+        { ...job, attempts: attempt },
+        def,
+        attempt,
+        controller.signal,
+      );
+    };
+    const done = run()
+      .catch((e): AttemptEnd => ({ kind: "failed", reason: `internal error: ${(e as Error).message}`, retryable: true }))
+      .then((end) => this.settle(jobId, attempt, job.maxAttempts, end, emit))
+      .catch((e) => console.error(`flue: could not record the end of job ${jobId}:`, e))
+      .finally(() => {
+        this.running.delete(jobId);
+        this.freeThreads.push(thread);
+        this.scheduleDispatch();
+      });
+    this.running.set(jobId, { jobId, thread, controller, done });
+  }
+
+  /** What an attempt's end means for its job. */
+  private settle(jobId: string, attempt: number, maxAttempts: number, end: AttemptEnd, emit: (type: string, f?: Record<string, unknown>) => void): void {
+    if (end.kind === "finished") return emit("finished");
+    if (end.kind === "aborted") {
+      if (end.reason === SHUTDOWN) {
+        return emit("queued", { reason: `attempt ${attempt} was stopped because flue shut down; the job will run again`, level: "warning" });
+      }
+      return emit("cancelled", { reason: end.reason, level: "warning" });
+    }
+    const of = `attempt ${attempt} of ${maxAttempts} failed: ${end.reason}`;
+    if (!end.retryable || attempt >= maxAttempts) return emit("failed", { reason: maxAttempts > 1 ? of : end.reason });
+    const job = this.store.jobs.get(jobId);
+    const def = job ? this.definitions.get(`${job.definitionId}@${job.definitionVersion}`) : undefined;
+    const delay = def ? retryDelay(def.retries, attempt + 1) : 0;
+    if (delay <= 0) return emit("queued", { reason: `${of}; retrying`, level: "warning" });
+    emit("waiting", { until: now() + delay, reason: `${of}; retrying in ${delay} s`, level: "warning" });
+  }
+
+  /** Moves waiting jobs whose backoff elapsed back to the queue, and sleeps until the next one. */
+  private armWaitingTimer(): void {
+    clearTimeout(this.waitingTimer);
+    if (!this.accepting) return;
+    for (const id of this.store.jobs.dueWaiting(now())) this.emit({ type: "queued", id });
+    const next = this.store.jobs.earliestWaiting();
+    if (next !== undefined) {
+      this.waitingTimer = setTimeout(() => this.armWaitingTimer(), Math.max(10, (next - now()) * 1000));
+    }
+  }
+
+  /** Stops a job running here. Resolves once its attempt has ended; false if it does not run here. */
+  async cancel(jobId: string, reason: string): Promise<boolean> {
+    const r = this.running.get(jobId);
+    if (!r) return false;
+    r.controller.abort(reason);
+    await r.done;
+    return true;
+  }
+
+  isRunning(jobId: string): boolean {
+    return this.running.has(jobId);
+  }
+
+  /**
+   * Stops taking jobs, lets running ones finish within `graceMs`, then stops
+   * them; each stopped job goes back to the queue with a message saying why.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.accepting = false;
+    clearTimeout(this.waitingTimer);
+    this.unsubscribe?.();
+    const all = () => Promise.all([...this.running.values()].map((r) => r.done));
+    let timer: Timer | undefined;
+    const expired = new Promise<"expired">((res) => (timer = setTimeout(() => res("expired"), graceMs)));
+    if ((await Promise.race([all(), expired])) === "expired") {
+      for (const r of this.running.values()) r.controller.abort(SHUTDOWN);
+      await all();
+    }
+    clearTimeout(timer);
+  }
+}
+
+const SHUTDOWN = "flue is shutting down";

@@ -1,0 +1,171 @@
+/** /api/job/ — submit, list, read, change, queue, cancel, delete; logs, outputs, events. */
+import { Hono, type Context } from "hono";
+import { stream } from "hono/streaming";
+import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
+import { invalid, isFinal, JOB_STATES, resolveDefinition, type JobState } from "../../domain/index.ts";
+import { parseRef } from "../../service/definitions.ts";
+import type { JobRow } from "../../store/index.ts";
+import { readJson } from "../errors.ts";
+import type { App, HonoEnv } from "../env.ts";
+import { envelope, jobUri, paging, presentJob } from "../present.ts";
+
+const MAX_WAIT = 600;
+
+export function jobRoutes(app: App) {
+  const r = new Hono<HonoEnv>({ strict: false });
+  const declared = new Map<string, Record<string, never>>();
+  /** Parameter declarations of a job's pinned version, for masking secrets. */
+  const declaredFor = (job: JobRow) => {
+    const key = `${job.definitionId}@${job.definitionVersion}`;
+    let d = declared.get(key);
+    if (!d) {
+      const raw = app.store.definitions.getVersion(job.definitionId, job.definitionVersion);
+      d = (raw ? resolveDefinition(raw).parameters : {}) as Record<string, never>;
+      declared.set(key, d);
+    }
+    return d;
+  };
+  const present = (job: JobRow) => presentJob(job, declaredFor(job));
+
+  r.post("/", async (c) => {
+    const actor = c.get("actor");
+    const type = c.req.header("content-type") ?? "";
+    let created: JobRow[];
+    let many = false;
+    if (type.startsWith("multipart/form-data")) {
+      const form = await c.req.formData().catch(() => {
+        throw invalid("the multipart body could not be read");
+      });
+      const body: Record<string, unknown> = {};
+      const files = new Map<string, File>();
+      const texts = new Map<string, string>();
+      for (const [name, value] of form.entries()) {
+        if (typeof value !== "string") files.set(name, value);
+        else if (name === "process_definition" || name === "state") body[name] = value;
+        else if (name === "parameters") {
+          try {
+            body.parameters = JSON.parse(value);
+          } catch {
+            throw invalid("the parameters field is not valid JSON", [{ path: "parameters", message: "must be a JSON object" }]);
+          }
+        } else texts.set(name, value);
+      }
+      created = await app.jobs.submit(body, actor, { files, texts });
+    } else {
+      const body = await readJson(c);
+      many = Array.isArray(body);
+      created = await app.jobs.submit(body, actor);
+    }
+    if (many) return c.json({ meta: { total_count: created.length }, objects: created.map(present) }, 201);
+    c.header("Location", new URL(jobUri(created[0].id), c.req.url).href);
+    return c.json(present(created[0]), 201);
+  });
+
+  r.get("/", (c) => {
+    const { limit, offset } = paging((k) => c.req.query(k));
+    const states = (c.req.queries("state") ?? []).flatMap((s) => s.split(",")).map((s) => s.trim().toUpperCase()).filter(Boolean);
+    const bad = states.find((s) => !(JOB_STATES as readonly string[]).includes(s));
+    if (bad) throw invalid(`unknown state "${bad}"`, [{ path: "state", message: `must be one of ${JOB_STATES.join(", ")}` }]);
+    const ref = c.req.query("process_definition");
+    let definitionId: number | undefined;
+    if (ref) {
+      const def = app.store.definitions.find(parseRef(ref));
+      if (!def) throw invalid(`no process definition ${JSON.stringify(ref)}`, [{ path: "process_definition", message: "no such definition" }]);
+      definitionId = def.id;
+    }
+    const { rows, total } = app.jobs.list({ states: states as JobState[], definitionId }, limit, offset, c.get("actor"));
+    return c.json(envelope(new URL(c.req.url), limit, offset, total, rows.map(present)));
+  });
+
+  r.get("/:id", async (c) => {
+    const wait = c.req.query("wait");
+    if (wait !== undefined) {
+      const seconds = Number(wait);
+      if (!Number.isFinite(seconds) || seconds < 0 || seconds > MAX_WAIT) {
+        throw invalid(`wait must be a number of seconds from 0 to ${MAX_WAIT}`, [{ path: "wait", message: `must be from 0 to ${MAX_WAIT}` }]);
+      }
+      return c.json(present(await app.jobs.wait(c.req.param("id"), seconds, c.get("actor"))));
+    }
+    return c.json(present(app.jobs.get(c.req.param("id"), c.get("actor"))));
+  });
+
+  r.patch("/:id", async (c) => c.json(present(await app.jobs.patch(c.req.param("id"), await readJson(c), c.get("actor")))));
+  r.post("/:id/queue", (c) => c.json(present(app.jobs.queue(c.req.param("id"), c.get("actor")))));
+  r.post("/:id/cancel", async (c) => c.json(present(await app.jobs.cancel(c.req.param("id"), c.get("actor")))));
+  r.delete("/:id", async (c) => {
+    await app.jobs.delete(c.req.param("id"), c.get("actor"));
+    return c.body(null, 204);
+  });
+
+  r.get("/:id/events", (c) => {
+    const job = app.jobs.get(c.req.param("id"), c.get("actor"));
+    const { limit, offset } = paging((k) => c.req.query(k), 1000, 10000);
+    const all = app.store.events.listForJob(job.id, 0, offset + limit + 1);
+    const page = all.slice(offset, offset + limit);
+    const total = offset + page.length + (all.length > offset + limit ? 1 : 0);
+    return c.json(envelope(new URL(c.req.url), limit, offset, total, page));
+  });
+
+  const log = (which: "stdout" | "stderr") => (c: Context<HonoEnv>) => {
+    const job = app.jobs.get(c.req.param("id")!, c.get("actor"));
+    const follow = ["1", "true", "yes"].includes(c.req.query("follow") ?? "");
+    c.header("Content-Type", "text/plain; charset=utf-8");
+    c.header("Cache-Control", "no-store");
+    const pathOf = () => {
+      const current = app.store.jobs.get(job.id);
+      return current && current.attempts > 0 ? app.executor.files.log(job.id, current.attempts, which) : undefined;
+    };
+    if (!follow) {
+      const path = pathOf();
+      if (!path || !existsSync(path)) return c.body("");
+      return c.body(Bun.file(path).stream());
+    }
+    return stream(c, async (s) => {
+      let path = pathOf();
+      let offset = 0;
+      const buf = new Uint8Array(64 * 1024);
+      for (;;) {
+        const current = app.store.jobs.get(job.id);
+        const done = !current || isFinal(current.state as JobState);
+        const nextPath = pathOf();
+        if (nextPath !== path) {
+          path = nextPath; // a new attempt: follow its log from the start
+          offset = 0;
+        }
+        if (path && existsSync(path) && statSync(path).size > offset) {
+          const fd = openSync(path, "r");
+          try {
+            let n: number;
+            while ((n = readSync(fd, buf, 0, buf.length, offset)) > 0) {
+              offset += n;
+              await s.write(buf.slice(0, n));
+            }
+          } finally {
+            closeSync(fd);
+          }
+        }
+        if (done || s.aborted) return;
+        await s.sleep(100);
+      }
+    });
+  };
+  r.get("/:id/stdout", log("stdout"));
+  r.get("/:id/stderr", log("stderr"));
+
+  r.get("/:id/outputs/:name", (c) => {
+    const job = app.jobs.get(c.req.param("id"), c.get("actor"));
+    const name = c.req.param("name");
+    const meta = (job.outputs as Record<string, { file_name: string }>)[name];
+    const path = app.executor.files.output(job.id, name);
+    if (!meta || !existsSync(path)) {
+      const known = Object.keys(job.outputs as object);
+      return c.json({ error: { code: "not_found", message: `job ${job.id} has no output "${name}"${known.length ? `; it has: ${known.join(", ")}` : job.state === "FINISHED" ? "" : ` (it is ${job.state})`}` } }, 404);
+    }
+    c.header("Content-Type", "application/octet-stream");
+    c.header("Content-Disposition", `attachment; filename="${meta.file_name.replace(/["\\\r\n]/g, "_")}"`);
+    c.header("Content-Length", String(statSync(path).size));
+    return c.body(Bun.file(path).stream());
+  });
+
+  return r;
+}

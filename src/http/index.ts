@@ -1,0 +1,62 @@
+/**
+ * The HTTP face of flue: the API under /api (Basic or Bearer auth on every
+ * route), and the pages. Translates HTTP to service calls and back; the
+ * rules live in the services.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { AppError } from "../domain/index.ts";
+import type { App, HonoEnv } from "./env.ts";
+import { renderError } from "./errors.ts";
+import { eventRoutes } from "./api/events.ts";
+import { instanceRoutes } from "./api/instance.ts";
+import { jobRoutes } from "./api/jobs.ts";
+import { definitionRoutes } from "./api/process-definitions.ts";
+import { tokenRoutes } from "./api/tokens.ts";
+import { homePage } from "../../views/home.tsx";
+
+export function createHttp(app: App): Hono<HonoEnv> {
+  const http = new Hono<HonoEnv>({ strict: false });
+  http.onError(renderError);
+  http.notFound((c) =>
+    c.req.path.startsWith("/api")
+      ? c.json({ error: { code: "not_found", message: `no such resource: ${c.req.method} ${c.req.path}` } }, 404)
+      : c.html("<!DOCTYPE html><title>Not found</title><p>Not found. <a href=\"/\">Back to flue</a></p>", 404),
+  );
+
+  http.get("/healthz", (c) => c.json({ status: "ok", version: app.instance.version }));
+  http.get("/", (c) => c.html(homePage(app.instance)));
+
+  http.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: app.config.maxBodyBytes,
+      onError: (c) => c.json(new AppError(413, "too_large", `the request body is larger than ${app.config.maxBodyBytes} bytes`).toJSON(), 413),
+    }),
+  );
+  http.use("/api/*", async (c, next) => {
+    const actor = await app.auth.authenticate(c.req.header("authorization"));
+    if (!actor) {
+      c.header("WWW-Authenticate", 'Basic realm="flue", charset="UTF-8"');
+      return c.json({ error: { code: "unauthorized", message: "sign in with Basic auth or an API token (Authorization: Bearer ...)" } }, 401);
+    }
+    c.set("actor", actor);
+    await next();
+  });
+
+  http.get("/api", (c) =>
+    c.json({
+      process_definition: { list_endpoint: "/api/process_definition/" },
+      job: { list_endpoint: "/api/job/" },
+      events: { stream_endpoint: "/api/events" },
+      token: { list_endpoint: "/api/token/" },
+      instance: { list_endpoint: "/api/instance/" },
+    }),
+  );
+  http.route("/api/process_definition", definitionRoutes(app));
+  http.route("/api/job", jobRoutes(app));
+  http.route("/api/events", eventRoutes(app));
+  http.route("/api/token", tokenRoutes(app));
+  http.route("/api/instance", instanceRoutes(app));
+  return http;
+}

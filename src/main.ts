@@ -1,0 +1,116 @@
+#!/usr/bin/env bun
+/**
+ * flue's command line: parses arguments and calls the services. Thin by
+ * design; everything it does is reachable from the API as well.
+ */
+import { App } from "./app.ts";
+import { ConfigError, flagHelp, loadConfig } from "./config.ts";
+import { createHttp } from "./http/index.ts";
+import { SchemaTooNewError } from "./store/index.ts";
+import { VERSION } from "./version.ts";
+
+const HELP = `flue ${VERSION} — a remote process execution engine in one file
+
+Usage:
+  flue serve [flags]     run flue: the API, the executor, the admin UI
+  flue --version         print the version
+  flue --help            print this help
+
+Flags of serve (each also from the environment variable shown):
+${flagHelp()}
+
+On an empty data dir the first admin is FLUE_ADMIN_USER (default admin) with
+FLUE_ADMIN_PASSWORD, or a generated password printed once.
+`;
+
+function fail(message: string, code = 2): never {
+  console.error(`flue: ${message}`);
+  process.exit(code);
+}
+
+async function serve(args: string[]): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(args, process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.message);
+    throw e;
+  }
+  let app: App;
+  try {
+    app = new App(config);
+  } catch (e) {
+    if (e instanceof SchemaTooNewError) fail(e.message, 1);
+    fail(`cannot open the data dir ${config.dataDir}: ${(e as Error).message}`, 1);
+  }
+  const admin = await app.auth.ensureAdmin(config.adminUser, config.adminPassword);
+  const http = createHttp(app);
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      hostname: config.host,
+      port: config.port,
+      fetch: http.fetch,
+      // Bodies past --max-body get flue's own 413; this is only the outer bound.
+      maxRequestBodySize: config.maxBodyBytes + 1024 * 1024,
+      // Long polls (?wait=) and event streams stay open; streams send heartbeats.
+      idleTimeout: 0,
+    });
+  } catch (e) {
+    fail(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`, 1);
+  }
+  app.start();
+
+  const shown = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
+  const lines = [
+    `flue ${VERSION} listening on http://${shown}:${server.port}`,
+    `  data dir: ${config.dataDir}`,
+    `  instance: ${app.instance.id}, ${config.slots} slots`,
+  ];
+  if (admin) {
+    lines.push(
+      admin.generatedPassword
+        ? `  admin: ${admin.username} / ${admin.generatedPassword}  (generated; shown only this once)`
+        : `  admin: ${admin.username} (password from FLUE_ADMIN_PASSWORD)`,
+    );
+  }
+  console.log(lines.join("\n"));
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      console.log(`flue: ${signal} again, stopping running jobs now`);
+      await app.executor.shutdown(0);
+      process.exit(130);
+    }
+    stopping = true;
+    const running = app.executor.busy;
+    console.log(`flue: ${signal}: no new jobs start; waiting up to ${config.shutdownGraceMs / 1000} s for ${running} running`);
+    await server.stop();
+    await app.stop(config.shutdownGraceMs);
+    console.log("flue: stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+const [command, ...rest] = process.argv.slice(2);
+switch (command) {
+  case "serve":
+    await serve(rest);
+    break;
+  case "--version":
+  case "-v":
+  case "version":
+    console.log(VERSION);
+    break;
+  case undefined:
+  case "--help":
+  case "-h":
+  case "help":
+    console.log(HELP);
+    break;
+  default:
+    fail(`unknown command "${command}"; see flue --help`);
+}

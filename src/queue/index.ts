@@ -1,0 +1,19 @@
+/**
+ * The queue hands jobs to an instance with free slots. Local: the SQLite
+ * jobs table in submission order. The fleet implements the same interface
+ * over JetStream.
+ */
+import type { JobsRepo } from "../store/jobs-repo.ts";
+
+export interface Queue {
+  /** Up to `n` queued job ids for this instance to start now, oldest first. */
+  claim(n: number): string[];
+}
+
+export class LocalQueue implements Queue {
+  constructor(private readonly jobs: JobsRepo) {}
+
+  claim(n: number): string[] {
+    return this.jobs.nextQueued(n);
+  }
+}

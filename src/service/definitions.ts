@@ -1,0 +1,68 @@
+/** The process registry: create, read, update (a new version), delete. */
+import { AppError, invalid, notFound, validateDefinition, type Definition } from "../domain/index.ts";
+import type { DefinitionRow, Store } from "../store/index.ts";
+import type { Actor } from "./actor.ts";
+
+export class DefinitionService {
+  constructor(private readonly store: Store) {}
+
+  list(limit: number, offset: number, search?: string) {
+    return this.store.definitions.list(limit, offset, search);
+  }
+
+  /** By id, name or resource URI. */
+  get(ref: string | number): DefinitionRow {
+    const row = this.store.definitions.find(parseRef(ref));
+    if (!row) throw notFound(`process definition ${JSON.stringify(String(ref))}`);
+    return row;
+  }
+
+  /** Validates `{"definition": {...}}` as the seed registry's clients send it. */
+  private parse(body: unknown, exceptId?: number): Definition {
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      throw invalid("the body must be a JSON object", [{ path: "", message: 'expected {"definition": {...}}' }]);
+    }
+    const raw = (body as Record<string, unknown>).definition;
+    if (raw === undefined) throw invalid("definition is required", [{ path: "definition", message: "is required" }]);
+    const result = validateDefinition(raw);
+    if (!result.definition) throw invalid("the definition is not valid", result.errors);
+    const name = result.definition.name;
+    if (name !== undefined && this.store.definitions.nameTaken(name, exceptId)) {
+      throw new AppError(409, "conflict", `a definition named "${name}" exists already`, [
+        { path: "definition.name", message: `"${name}" is taken` },
+      ]);
+    }
+    return result.definition;
+  }
+
+  create(body: unknown, actor: Actor): DefinitionRow {
+    requireAdmin(actor);
+    return this.store.definitions.create(this.parse(body), actor.username);
+  }
+
+  update(ref: string | number, body: unknown, actor: Actor): DefinitionRow {
+    requireAdmin(actor);
+    const row = this.get(ref);
+    return this.store.definitions.update(row.id, this.parse(body, row.id));
+  }
+
+  delete(ref: string | number, actor: Actor): void {
+    requireAdmin(actor);
+    this.store.definitions.delete(this.get(ref).id);
+  }
+
+  versions(ref: string | number) {
+    return this.store.definitions.versions(this.get(ref).id);
+  }
+}
+
+/** "3", 3, "tr" and "/api/process_definition/3/" all name a definition. */
+export function parseRef(ref: string | number): string | number {
+  if (typeof ref === "number") return ref;
+  const m = /^\/api\/process_definition\/([^/]+)\/?$/.exec(ref);
+  return m ? decodeURIComponent(m[1]) : ref;
+}
+
+function requireAdmin(actor: Actor) {
+  if (actor.role !== "admin") throw new AppError(403, "forbidden", "only an admin may change process definitions");
+}

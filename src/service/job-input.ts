@@ -1,0 +1,183 @@
+/**
+ * Reading a job submission: which definition, which parameters, which
+ * inputs (inline text, base64, an upload, or a URI). Collects every problem
+ * with its path; touches nothing on disk.
+ */
+import {
+  checkJobParameters,
+  invalid,
+  notFound,
+  resolveDefinition,
+  type FieldError,
+  type ParameterValue,
+  type ResolvedDefinition,
+} from "../domain/index.ts";
+import type { InputMeta } from "../executor/index.ts";
+import type { DefinitionRow } from "../store/index.ts";
+
+export type InputData = { bytes: Uint8Array } | { file: Blob } | { uri: string };
+
+export interface InputGiven {
+  meta: InputMeta;
+  data?: InputData;
+}
+
+export interface Submission {
+  definition: DefinitionRow;
+  resolved: ResolvedDefinition;
+  parameters: Record<string, ParameterValue>;
+  inputs: Record<string, InputGiven>;
+  state: "NEW" | "QUEUED";
+}
+
+const FILE_NAME = /^[^/\0]{1,255}$/;
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+const SUBMISSION_FIELDS = new Set(["process_definition", "parameters", "inputs", "state"]);
+
+function safeFileName(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  const base = name.split(/[\\/]/).pop() ?? "";
+  return FILE_NAME.test(base) && base !== "." && base !== ".." ? base : undefined;
+}
+
+/** One input as JSON gives it: {content} | {content_base64} | {uri}, with an optional file_name. */
+export function readInputJson(value: unknown, at: string, errors: FieldError[]): InputGiven | undefined {
+  if (!isObject(value)) {
+    errors.push({ path: at, message: 'must be an object: {"content": "..."}, {"content_base64": "..."} or {"uri": "https://..."}' });
+    return undefined;
+  }
+  const keys = Object.keys(value).filter((k) => k !== "file_name");
+  const unknown = keys.filter((k) => !["content", "content_base64", "uri"].includes(k));
+  if (unknown.length) errors.push({ path: `${at}.${unknown[0]}`, message: "unknown field; use content, content_base64 or uri" });
+  if (keys.length !== 1 || unknown.length) {
+    if (!unknown.length) errors.push({ path: at, message: "give exactly one of content, content_base64 or uri" });
+    return undefined;
+  }
+  const fileName = value.file_name;
+  if (fileName !== undefined && (typeof fileName !== "string" || safeFileName(fileName) !== fileName)) {
+    errors.push({ path: `${at}.file_name`, message: "must be a plain file name without '/'" });
+    return undefined;
+  }
+  const meta = (source: InputMeta["source"], size?: number): InputMeta => ({
+    source,
+    ...(size !== undefined ? { size } : {}),
+    ...(fileName !== undefined ? { file_name: fileName as string } : {}),
+  });
+  if ("content" in value) {
+    if (typeof value.content !== "string") {
+      errors.push({ path: `${at}.content`, message: "must be a string" });
+      return undefined;
+    }
+    const bytes = new TextEncoder().encode(value.content);
+    return { meta: meta("inline", bytes.length), data: { bytes } };
+  }
+  if ("content_base64" in value) {
+    const text = value.content_base64;
+    if (typeof text !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(text.replace(/\s+/g, "")) || text.replace(/\s+/g, "").length % 4 !== 0) {
+      errors.push({ path: `${at}.content_base64`, message: "must be base64 text" });
+      return undefined;
+    }
+    const bytes = Buffer.from(text, "base64");
+    return { meta: meta("inline", bytes.length), data: { bytes } };
+  }
+  const uri = value.uri;
+  let url: URL | undefined;
+  try {
+    url = typeof uri === "string" ? new URL(uri) : undefined;
+  } catch {}
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    errors.push({ path: `${at}.uri`, message: "must be an http:// or https:// URI" });
+    return undefined;
+  }
+  return { meta: { ...meta("uri"), uri: url.href }, data: { uri: url.href } };
+}
+
+/** An uploaded file for an input. */
+export function readInputUpload(file: File): InputGiven {
+  const fileName = safeFileName(file.name);
+  return { meta: { source: "upload", size: file.size, ...(fileName ? { file_name: fileName } : {}) }, data: { file } };
+}
+
+/**
+ * Validates one submission. `lookup` finds a definition by reference.
+ * Multipart submissions pass their text fields and files separately.
+ */
+export function readSubmission(
+  body: unknown,
+  at: string,
+  lookup: (ref: string | number) => DefinitionRow | undefined,
+  errors: FieldError[],
+  form?: { files: Map<string, File>; texts: Map<string, string> },
+): Submission | undefined {
+  const p = (s: string) => (at ? `${at}.${s}` : s);
+  if (!isObject(body)) {
+    errors.push({ path: at, message: "a job must be a JSON object" });
+    return undefined;
+  }
+  for (const k of Object.keys(body)) {
+    if (!SUBMISSION_FIELDS.has(k) && !form) errors.push({ path: p(k), message: `unknown field; known: ${[...SUBMISSION_FIELDS].join(", ")}` });
+  }
+  const ref = body.process_definition;
+  if (ref === undefined || ref === null || ref === "") {
+    errors.push({ path: p("process_definition"), message: "is required: an id, a name or a resource_uri" });
+    return undefined;
+  }
+  if (typeof ref !== "string" && typeof ref !== "number") {
+    errors.push({ path: p("process_definition"), message: "must be an id, a name or a resource_uri" });
+    return undefined;
+  }
+  const definition = lookup(ref);
+  if (!definition) throw notFound(`process definition ${JSON.stringify(String(ref))}`);
+  const resolved = resolveDefinition(definition.definition as never);
+
+  const state = body.state ?? "QUEUED";
+  if (state !== "QUEUED" && state !== "NEW") errors.push({ path: p("state"), message: 'must be "QUEUED" or "NEW"' });
+
+  let givenParams = body.parameters;
+  if (form) {
+    // Form fields that are not inputs are parameters, given as text.
+    const fromFields: Record<string, unknown> = {};
+    for (const [name, text] of form.texts) if (!resolved.inputs.some((b) => b.name === name)) fromFields[name] = text;
+    givenParams = { ...(isObject(givenParams) ? givenParams : {}), ...fromFields };
+  }
+  const params = checkJobParameters(resolved.parameters, givenParams, p("parameters"), form !== undefined);
+  errors.push(...params.errors);
+
+  const inputs: Record<string, InputGiven> = {};
+  const names = resolved.inputs.map((b) => b.name);
+  const given = body.inputs;
+  if (given !== undefined && !isObject(given)) errors.push({ path: p("inputs"), message: "must be an object keyed by input name" });
+  for (const [name, value] of Object.entries(isObject(given) ? given : {})) {
+    if (!names.includes(name)) {
+      errors.push({ path: p(`inputs.${name}`), message: names.length ? `unknown input; this definition takes: ${names.join(", ")}` : "this definition takes no inputs" });
+      continue;
+    }
+    const input = readInputJson(value, p(`inputs.${name}`), errors);
+    if (input) inputs[name] = input;
+  }
+  if (form) {
+    for (const [name, file] of form.files) {
+      if (!names.includes(name)) errors.push({ path: name, message: names.length ? `unknown input; this definition takes: ${names.join(", ")}` : "this definition takes no inputs" });
+      else inputs[name] = readInputUpload(file);
+    }
+    for (const [name, text] of form.texts) {
+      if (names.includes(name) && !inputs[name]) {
+        const bytes = new TextEncoder().encode(text);
+        inputs[name] = { meta: { source: "inline", size: bytes.length }, data: { bytes } };
+      }
+    }
+  }
+  if (state === "QUEUED") errors.push(...missingInputs(resolved, inputs, p("inputs")));
+  return { definition, resolved, parameters: params.values, inputs, state: state as "NEW" | "QUEUED" };
+}
+
+/** A job may be queued only once every input it declares is given. */
+export function missingInputs(resolved: ResolvedDefinition, inputs: Record<string, unknown>, at: string): FieldError[] {
+  return resolved.inputs
+    .filter((b) => !Object.hasOwn(inputs, b.name))
+    .map((b) => ({ path: `${at}.${b.name}`, message: "is required to queue the job" }));
+}
+
+export function throwIfAny(errors: FieldError[], message = "the job is not valid"): void {
+  if (errors.length) throw invalid(message, errors);
+}

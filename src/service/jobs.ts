@@ -1,0 +1,203 @@
+/**
+ * Jobs: submit (one or many, all or nothing), change while NEW, queue,
+ * cancel, delete, wait. Every change is an event; the job row follows.
+ */
+import { mkdirSync, rmSync } from "node:fs";
+import {
+  AppError,
+  checkJobParameters,
+  conflict,
+  isFinal,
+  newId,
+  notFound,
+  resolveDefinition,
+  type FieldError,
+  type FlueEvent,
+  type JobState,
+} from "../domain/index.ts";
+import type { Executor, InputMeta } from "../executor/index.ts";
+import type { JobFilter, JobRow, Store } from "../store/index.ts";
+import { seesAll, type Actor } from "./actor.ts";
+import { parseRef } from "./definitions.ts";
+import { missingInputs, readInputJson, readSubmission, throwIfAny, type InputGiven, type Submission } from "./job-input.ts";
+
+const now = () => Date.now() / 1000;
+
+export class JobService {
+  constructor(
+    private readonly store: Store,
+    private readonly executor: Executor,
+    private readonly instanceId: string,
+  ) {}
+
+  private event(type: string, id: string, fields: Record<string, unknown> = {}): FlueEvent {
+    return { type, id, executor: this.instanceId, timestamp: now(), ...fields };
+  }
+
+  private lookup = (ref: string | number) => this.store.definitions.find(parseRef(ref));
+
+  /**
+   * Submits one job, or an array of them validated all-or-nothing. Inputs are
+   * written before the events, so a job that exists always has its inputs.
+   */
+  async submit(body: unknown, actor: Actor, form?: { files: Map<string, File>; texts: Map<string, string> }): Promise<JobRow[]> {
+    const many = Array.isArray(body);
+    const bodies = many ? (body as unknown[]) : [body];
+    if (many && bodies.length === 0) throw new AppError(400, "invalid", "the list of jobs is empty", [{ path: "", message: "give at least one job" }]);
+    if (bodies.length > 10_000) throw new AppError(413, "too_large", "at most 10000 jobs in one submission");
+    const errors: FieldError[] = [];
+    const subs: Submission[] = [];
+    bodies.forEach((b, i) => {
+      try {
+        const s = readSubmission(b, many ? String(i) : "", this.lookup, errors, form);
+        if (s) subs.push(s);
+      } catch (e) {
+        if (e instanceof AppError && many) throw new AppError(e.status, e.code, `job ${i}: ${e.message}`, [{ path: `${i}.process_definition`, message: e.message }]);
+        throw e;
+      }
+    });
+    throwIfAny(errors, many ? "some jobs are not valid; none was submitted" : "the job is not valid");
+
+    const events: FlueEvent[] = [];
+    const ids: string[] = [];
+    for (const s of subs) {
+      const id = newId();
+      ids.push(id);
+      const inputs = await this.writeInputs(id, s.inputs);
+      events.push(
+        this.event("created", id, {
+          definition_id: s.definition.id,
+          definition_version: s.definition.version,
+          definition_name: s.definition.name ?? undefined,
+          owner: actor.username,
+          parameters: s.parameters,
+          inputs,
+          max_attempts: s.resolved.retries.count + 1,
+        }),
+      );
+      if (s.state === "QUEUED") events.push(this.event("queued", id));
+    }
+    this.store.events.append(...events);
+    return ids.map((id) => this.store.jobs.get(id)!);
+  }
+
+  private async writeInputs(id: string, inputs: Record<string, InputGiven>): Promise<Record<string, InputMeta>> {
+    const metas: Record<string, InputMeta> = {};
+    const names = Object.keys(inputs);
+    if (names.length) mkdirSync(this.executor.files.inputsDir(id), { recursive: true, mode: 0o700 });
+    for (const name of names) {
+      const { meta, data } = inputs[name];
+      metas[name] = meta;
+      if (!data || "uri" in data) continue;
+      await Bun.write(this.executor.files.input(id, name), "bytes" in data ? data.bytes : data.file);
+    }
+    return metas;
+  }
+
+  /** A job the actor may see, or 404 (never 403: others' jobs are not admitted to exist). */
+  get(id: string, actor: Actor): JobRow {
+    const job = this.store.jobs.get(id);
+    if (!job || (!seesAll(actor) && job.owner !== actor.username)) throw notFound(`job ${JSON.stringify(id)}`);
+    return job;
+  }
+
+  list(filter: JobFilter, limit: number, offset: number, actor: Actor) {
+    const f = seesAll(actor) ? filter : { ...filter, owner: actor.username };
+    return { rows: this.store.jobs.list(f, limit, offset), total: this.store.jobs.total(f) };
+  }
+
+  /** Changes parameters and inputs of a NEW job; `state: "QUEUED"` queues it too. */
+  async patch(id: string, body: unknown, actor: Actor): Promise<JobRow> {
+    const job = this.get(id, actor);
+    if (job.state !== "NEW") throw conflict(`job ${id} is ${job.state}; only a NEW job can be changed`);
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      throw new AppError(400, "invalid", "the body must be a JSON object", [{ path: "", message: "expected an object" }]);
+    }
+    const b = body as Record<string, unknown>;
+    const errors: FieldError[] = [];
+    for (const k of Object.keys(b)) {
+      if (!["parameters", "inputs", "state"].includes(k)) errors.push({ path: k, message: "unknown field; a NEW job's parameters, inputs and state can change" });
+    }
+    if (b.state !== undefined && b.state !== "NEW" && b.state !== "QUEUED") errors.push({ path: "state", message: 'must be "NEW" or "QUEUED"' });
+    const def = this.definitionOf(job);
+    const merged = { ...(job.parameters as object), ...(typeof b.parameters === "object" && b.parameters ? b.parameters : {}) };
+    const params = b.parameters !== undefined && (typeof b.parameters !== "object" || b.parameters === null || Array.isArray(b.parameters))
+      ? { values: {}, errors: [{ path: "parameters", message: "parameters must be an object" }] }
+      : checkJobParameters(def.parameters, merged);
+    errors.push(...params.errors);
+    const inputs: Record<string, InputGiven> = {};
+    const names = def.inputs.map((x) => x.name);
+    if (b.inputs !== undefined) {
+      if (typeof b.inputs !== "object" || b.inputs === null || Array.isArray(b.inputs)) errors.push({ path: "inputs", message: "must be an object keyed by input name" });
+      else {
+        for (const [name, value] of Object.entries(b.inputs)) {
+          if (!names.includes(name)) errors.push({ path: `inputs.${name}`, message: `unknown input; this definition takes: ${names.join(", ") || "none"}` });
+          else {
+            const given = readInputJson(value, `inputs.${name}`, errors);
+            if (given) inputs[name] = given;
+          }
+        }
+      }
+    }
+    const allInputs = { ...(job.inputs as Record<string, InputMeta>) };
+    if (b.state === "QUEUED") errors.push(...missingInputs(def, { ...allInputs, ...inputs }, "inputs"));
+    throwIfAny(errors);
+    Object.assign(allInputs, await this.writeInputs(id, inputs));
+    const events = [this.event("updated", id, { parameters: params.values, inputs: allInputs })];
+    if (b.state === "QUEUED") events.push(this.event("queued", id));
+    this.store.events.append(...events);
+    return this.store.jobs.get(id)!;
+  }
+
+  private definitionOf(job: JobRow) {
+    const raw = this.store.definitions.getVersion(job.definitionId, job.definitionVersion);
+    if (!raw) throw conflict(`the definition version this job pinned (${job.definitionId} v${job.definitionVersion}) no longer exists`);
+    return resolveDefinition(raw);
+  }
+
+  /** NEW → QUEUED. */
+  queue(id: string, actor: Actor): JobRow {
+    const job = this.get(id, actor);
+    if (job.state !== "NEW") throw conflict(`job ${id} is ${job.state}; only a NEW job can be queued`);
+    throwIfAny(missingInputs(this.definitionOf(job), job.inputs as Record<string, unknown>, "inputs"), "the job cannot be queued");
+    this.store.events.append(this.event("queued", id));
+    return this.store.jobs.get(id)!;
+  }
+
+  async cancel(id: string, actor: Actor): Promise<JobRow> {
+    const job = this.get(id, actor);
+    if (isFinal(job.state as JobState)) throw conflict(`job ${id} is ${job.state} already`);
+    const reason = `cancelled by ${actor.username}`;
+    if (!(await this.executor.cancel(id, reason))) {
+      const current = this.store.jobs.get(id);
+      if (current && !isFinal(current.state as JobState)) this.store.events.append(this.event("cancelled", id, { reason, level: "warning" }));
+    }
+    return this.store.jobs.get(id)!;
+  }
+
+  /** Cancels the job if it runs, removes its files, then the job itself. */
+  async delete(id: string, actor: Actor): Promise<void> {
+    const job = this.get(id, actor);
+    if (!isFinal(job.state as JobState)) await this.cancel(id, actor);
+    rmSync(this.executor.files.jobDir(id), { recursive: true, force: true });
+    this.store.events.append(this.event("deleted", id));
+  }
+
+  /** Resolves when the job reaches a final state or `seconds` pass, with the job as it is then. */
+  async wait(id: string, seconds: number, actor: Actor): Promise<JobRow> {
+    const job = this.get(id, actor);
+    if (isFinal(job.state as JobState) || seconds <= 0) return job;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, seconds * 1000);
+      const unsubscribe = this.store.events.subscribe((e) => {
+        if (e.id === id && (e.type === "finished" || e.type === "failed" || e.type === "cancelled" || e.type === "deleted")) done();
+      });
+      function done() {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      }
+    });
+    return this.get(id, actor);
+  }
+}

@@ -1,0 +1,85 @@
+/** Definitions and their versions. A PUT makes a new version; every version stays readable. */
+import { and, count, desc, eq, sql } from "drizzle-orm";
+import type { Definition } from "../domain/index.ts";
+import type { Db } from "./db.ts";
+import { definitions, definitionVersions, type DefinitionRow } from "./schema.ts";
+
+const now = () => Date.now() / 1000;
+
+export class DefinitionsRepo {
+  private readonly byId;
+  private readonly byName;
+  private readonly version;
+
+  constructor(private readonly db: Db) {
+    this.byId = db.select().from(definitions).where(eq(definitions.id, sql.placeholder("id"))).prepare();
+    this.byName = db.select().from(definitions).where(eq(definitions.name, sql.placeholder("name"))).prepare();
+    this.version = db
+      .select()
+      .from(definitionVersions)
+      .where(and(eq(definitionVersions.definitionId, sql.placeholder("id")), eq(definitionVersions.version, sql.placeholder("version"))))
+      .prepare();
+  }
+
+  list(limit: number, offset: number, search?: string): { rows: DefinitionRow[]; total: number } {
+    const where = search ? sql`(${definitions.name} LIKE ${`%${search}%`} OR ${definitions.definition} LIKE ${`%${search}%`})` : undefined;
+    const rows = this.db.select().from(definitions).where(where).orderBy(definitions.id).limit(limit).offset(offset).all();
+    const total = this.db.select({ n: count() }).from(definitions).where(where).get()?.n ?? 0;
+    return { rows, total };
+  }
+
+  /** By numeric id, or by name. */
+  find(ref: string | number): DefinitionRow | undefined {
+    if (typeof ref === "number" || /^\d+$/.test(ref)) return this.byId.get({ id: Number(ref) });
+    return this.byName.get({ name: ref });
+  }
+
+  nameTaken(name: string, exceptId?: number): boolean {
+    const row = this.byName.get({ name });
+    return row !== undefined && row.id !== exceptId;
+  }
+
+  create(definition: Definition, owner: string | null): DefinitionRow {
+    return this.db.transaction((tx) => {
+      const t = now();
+      const row = tx
+        .insert(definitions)
+        .values({ name: definition.name ?? null, version: 1, definition, owner, createdAt: t, updatedAt: t })
+        .returning()
+        .get();
+      tx.insert(definitionVersions).values({ definitionId: row.id, version: 1, definition, createdAt: t }).run();
+      return row;
+    });
+  }
+
+  update(id: number, definition: Definition): DefinitionRow {
+    return this.db.transaction((tx) => {
+      const t = now();
+      const row = tx
+        .update(definitions)
+        .set({ name: definition.name ?? null, version: sql`${definitions.version} + 1`, definition, updatedAt: t })
+        .where(eq(definitions.id, id))
+        .returning()
+        .get();
+      tx.insert(definitionVersions).values({ definitionId: id, version: row.version, definition, createdAt: t }).run();
+      return row;
+    });
+  }
+
+  delete(id: number): boolean {
+    return this.db.delete(definitions).where(eq(definitions.id, id)).returning({ id: definitions.id }).all().length > 0;
+  }
+
+  getVersion(id: number, version: number): Definition | undefined {
+    return this.version.get({ id, version })?.definition as Definition | undefined;
+  }
+
+  versions(id: number) {
+    return this.db
+      .select()
+      .from(definitionVersions)
+      .where(eq(definitionVersions.definitionId, id))
+      .orderBy(desc(definitionVersions.version))
+      .all();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The one path every event takes: append to the log and project into the
+ * tables in one transaction, then fan out to listeners (SSE, waiters, the
+ * dispatcher). Listeners run after commit, so what they read is durable.
+ */
+import type { Database, Statement } from "bun:sqlite";
+import type { FlueEvent } from "../domain/index.ts";
+import { Projection } from "./projection.ts";
+
+export type EventListener = (event: FlueEvent) => void;
+
+interface StoredEvent {
+  seq: number;
+  type: string;
+  timestamp: number;
+  executor: string;
+  thread: number | null;
+  data: string | null;
+  job_id: string | null;
+}
+
+const BASE_FIELDS = new Set(["type", "id", "executor", "timestamp", "thread"]);
+
+export class EventLog {
+  private readonly listeners = new Set<EventListener>();
+  private readonly projection: Projection;
+  private readonly insert: Statement;
+  private readonly forJob: Statement<StoredEvent, [string, number, number]>;
+  private readonly appendTx: (events: FlueEvent[]) => void;
+
+  constructor(private readonly sqlite: Database) {
+    this.projection = new Projection(sqlite);
+    this.insert = sqlite.query(
+      "INSERT INTO events (job_seq, type, timestamp, executor, thread, data) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    this.forJob = sqlite.query(
+      `SELECT e.seq, e.type, e.timestamp, e.executor, e.thread, e.data, j.id AS job_id
+       FROM events e JOIN jobs j ON j.seq = e.job_seq WHERE j.id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`,
+    );
+    this.appendTx = sqlite.transaction((events: FlueEvent[]) => {
+      for (const e of events) {
+        const jobSeq = this.projection.apply(e);
+        if (jobSeq === null) continue;
+        let data: Record<string, unknown> | null = null;
+        for (const [k, v] of Object.entries(e)) {
+          if (BASE_FIELDS.has(k) || v === undefined) continue;
+          (data ??= {})[k] = v;
+        }
+        this.insert.run(jobSeq, e.type, e.timestamp, e.executor, e.thread ?? null, data && JSON.stringify(data));
+      }
+    });
+  }
+
+  /** Appends events atomically, then tells every listener. */
+  append(...events: FlueEvent[]): void {
+    this.appendTx(events);
+    for (const e of events) {
+      for (const listener of this.listeners) {
+        try {
+          listener(e);
+        } catch (err) {
+          console.error("flue: event listener failed:", err);
+        }
+      }
+    }
+  }
+
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** A job's stored events in order, after `afterSeq`. */
+  listForJob(jobId: string, afterSeq = 0, limit = 1000): (FlueEvent & { seq: number })[] {
+    return this.forJob.all(jobId, afterSeq, limit).map((r) => ({
+      ...(r.data ? (JSON.parse(r.data) as object) : {}),
+      seq: r.seq,
+      type: r.type,
+      id: r.job_id ?? undefined,
+      executor: r.executor,
+      timestamp: r.timestamp,
+      ...(r.thread === null ? {} : { thread: r.thread }),
+    }));
+  }
+}

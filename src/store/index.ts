@@ -1,0 +1,46 @@
+import { eq } from "drizzle-orm";
+import { openDatabase, type Db } from "./db.ts";
+import { DefinitionsRepo } from "./definitions-repo.ts";
+import { EventLog } from "./event-log.ts";
+import { JobsRepo } from "./jobs-repo.ts";
+import { meta } from "./schema.ts";
+import { UsersRepo } from "./users-repo.ts";
+
+export { SchemaTooNewError } from "./db.ts";
+export type { EventListener } from "./event-log.ts";
+export type { JobMessage } from "./projection.ts";
+export type { JobFilter } from "./jobs-repo.ts";
+export type { Role } from "./users-repo.ts";
+export type { DefinitionRow, JobRow, TokenRow, UserRow } from "./schema.ts";
+export type { Db };
+
+/** The store: one SQLite database and the repositories over it. */
+export class Store {
+  readonly definitions: DefinitionsRepo;
+  readonly jobs: JobsRepo;
+  readonly users: UsersRepo;
+  readonly events: EventLog;
+
+  constructor(readonly db: Db) {
+    this.definitions = new DefinitionsRepo(db);
+    this.jobs = new JobsRepo(db);
+    this.users = new UsersRepo(db);
+    this.events = new EventLog(db.$client);
+  }
+
+  static open(path: string): Store {
+    return new Store(openDatabase(path));
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.db.select().from(meta).where(eq(meta.key, key)).get()?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.insert(meta).values({ key, value }).onConflictDoUpdate({ target: meta.key, set: { value } }).run();
+  }
+
+  close(): void {
+    this.db.$client.close();
+  }
+}

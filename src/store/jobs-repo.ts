@@ -1,0 +1,94 @@
+/** Reading jobs. Writing them is the projection's business (projection.ts). */
+import { and, asc, desc, eq, inArray, lte, sql, type SQL } from "drizzle-orm";
+import type { JobState } from "../domain/index.ts";
+import type { Db } from "./db.ts";
+import { jobCounts, jobs, type JobRow } from "./schema.ts";
+
+export interface JobFilter {
+  states?: JobState[];
+  definitionId?: number;
+  owner?: string;
+}
+
+export class JobsRepo {
+  private readonly byId;
+  private readonly queued;
+  private readonly due;
+
+  constructor(private readonly db: Db) {
+    this.byId = db.select().from(jobs).where(eq(jobs.id, sql.placeholder("id"))).prepare();
+    this.queued = db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(eq(jobs.state, "QUEUED"))
+      .orderBy(asc(jobs.seq))
+      .limit(sql.placeholder("limit"))
+      .prepare();
+    this.due = db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.state, "WAITING"), lte(jobs.notBefore, sql.placeholder("now"))))
+      .prepare();
+  }
+
+  get(id: string): JobRow | undefined {
+    return this.byId.get({ id });
+  }
+
+  private where(f: JobFilter): SQL | undefined {
+    const parts: SQL[] = [];
+    if (f.states?.length) parts.push(f.states.length === 1 ? eq(jobs.state, f.states[0]) : inArray(jobs.state, f.states));
+    if (f.definitionId !== undefined) parts.push(eq(jobs.definitionId, f.definitionId));
+    if (f.owner !== undefined) parts.push(eq(jobs.owner, f.owner));
+    return parts.length ? and(...parts) : undefined;
+  }
+
+  /** Newest first. */
+  list(f: JobFilter, limit: number, offset: number): JobRow[] {
+    return this.db.select().from(jobs).where(this.where(f)).orderBy(desc(jobs.seq)).limit(limit).offset(offset).all();
+  }
+
+  /** From the counters the projection keeps, so it never scans the jobs table. */
+  total(f: JobFilter): number {
+    if (f.owner !== undefined) {
+      return this.db.select({ n: sql<number>`count(*)` }).from(jobs).where(this.where(f)).get()?.n ?? 0;
+    }
+    const parts: SQL[] = [];
+    if (f.states?.length) parts.push(inArray(jobCounts.state, f.states));
+    if (f.definitionId !== undefined) parts.push(eq(jobCounts.definitionId, f.definitionId));
+    const row = this.db
+      .select({ n: sql<number>`coalesce(sum(${jobCounts.n}), 0)` })
+      .from(jobCounts)
+      .where(parts.length ? and(...parts) : undefined)
+      .get();
+    return row?.n ?? 0;
+  }
+
+  countsByState(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.db.select({ state: jobCounts.state, n: sql<number>`sum(${jobCounts.n})` }).from(jobCounts).groupBy(jobCounts.state).all()) {
+      out[r.state] = r.n;
+    }
+    return out;
+  }
+
+  /** The oldest queued jobs, at most `limit`. */
+  nextQueued(limit: number): string[] {
+    return this.queued.all({ limit }).map((r) => r.id);
+  }
+
+  /** Waiting jobs whose backoff has elapsed. */
+  dueWaiting(now: number): string[] {
+    return this.due.all({ now }).map((r) => r.id);
+  }
+
+  /** Jobs this instance was running when it stopped. */
+  runningOn(instance: string): JobRow[] {
+    return this.db.select().from(jobs).where(and(eq(jobs.state, "RUNNING"), eq(jobs.instance, instance))).all();
+  }
+
+  earliestWaiting(): number | undefined {
+    const r = this.db.select({ t: sql<number | null>`min(${jobs.notBefore})` }).from(jobs).where(eq(jobs.state, "WAITING")).get();
+    return r?.t ?? undefined;
+  }
+}

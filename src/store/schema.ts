@@ -1,0 +1,117 @@
+/**
+ * The SQLite schema. Change it here, then `bun run db:generate` writes the
+ * migration SQL and the embedded migrations module.
+ */
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const meta = sqliteTable("meta", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});
+
+export const users = sqliteTable("users", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  username: text("username").notNull().unique(),
+  passwordHash: text("password_hash").notNull(),
+  role: text("role", { enum: ["admin", "submitter", "viewer"] }).notNull(),
+  createdAt: real("created_at").notNull(),
+});
+
+export const tokens = sqliteTable("tokens", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  userId: integer("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  tokenHash: text("token_hash").notNull().unique(),
+  createdAt: real("created_at").notNull(),
+  expiresAt: real("expires_at"),
+  lastUsedAt: real("last_used_at"),
+});
+
+export const definitions = sqliteTable("definitions", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").unique(),
+  version: integer("version").notNull(),
+  definition: text("definition", { mode: "json" }).notNull(),
+  owner: text("owner"),
+  createdAt: real("created_at").notNull(),
+  updatedAt: real("updated_at").notNull(),
+});
+
+/** Every version of every definition, kept after the definition is deleted: jobs pin them. */
+export const definitionVersions = sqliteTable(
+  "definition_versions",
+  {
+    definitionId: integer("definition_id").notNull(),
+    version: integer("version").notNull(),
+    definition: text("definition", { mode: "json" }).notNull(),
+    createdAt: real("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.definitionId, t.version] })],
+);
+
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    definitionId: integer("definition_id").notNull(),
+    definitionVersion: integer("definition_version").notNull(),
+    definitionName: text("definition_name"),
+    state: text("state").notNull(),
+    owner: text("owner"),
+    parameters: text("parameters", { mode: "json" }).notNull(),
+    inputs: text("inputs", { mode: "json" }).notNull(),
+    exitStatus: integer("exit_status"),
+    createdAt: real("created_at").notNull(),
+    queuedAt: real("queued_at"),
+    startedAt: real("started_at"),
+    finishedAt: real("finished_at"),
+    attempts: integer("attempts").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull().default(1),
+    instance: text("instance"),
+    thread: integer("thread"),
+    pid: integer("pid"),
+    pidStart: text("pid_start"),
+    notBefore: real("not_before"),
+    messages: text("messages", { mode: "json" }).notNull().default([]),
+    outputs: text("outputs", { mode: "json" }).notNull().default({}),
+    metrics: text("metrics", { mode: "json" }),
+  },
+  (t) => [
+    uniqueIndex("jobs_id").on(t.id),
+    index("jobs_state_seq").on(t.state, t.seq),
+    index("jobs_definition_seq").on(t.definitionId, t.seq),
+  ],
+);
+
+/** Jobs per definition and state, kept by the projection so totals never scan the jobs table. */
+export const jobCounts = sqliteTable(
+  "job_counts",
+  {
+    definitionId: integer("definition_id").notNull(),
+    state: text("state").notNull(),
+    n: integer("n").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.definitionId, t.state] })],
+);
+
+/** The event log. `job_seq` points at jobs.seq; the job id is there. */
+export const events = sqliteTable(
+  "events",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    jobSeq: integer("job_seq"),
+    type: text("type").notNull(),
+    timestamp: real("timestamp").notNull(),
+    executor: text("executor").notNull(),
+    thread: integer("thread"),
+    data: text("data", { mode: "json" }),
+  },
+  (t) => [index("events_job").on(t.jobSeq, t.seq)],
+);
+
+export type UserRow = typeof users.$inferSelect;
+export type TokenRow = typeof tokens.$inferSelect;
+export type DefinitionRow = typeof definitions.$inferSelect;
+export type JobRow = typeof jobs.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
