@@ -33,7 +33,8 @@ const TIME_UNITS: Record<string, number> = { "": 1000, ms: 1, s: 1000, m: 60_000
 
 function integer(min: number, max: number) {
   return (text: string, flag: string) => {
-    const n = Number(text);
+    // Number() reads "" and " " as 0 and takes "0x1F40" and "1e3"; only plain digits are a port or a count.
+    const n = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
     if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${flag} must be a whole number from ${min} to ${max}, not "${text}"`);
     return n;
   };

@@ -11,6 +11,7 @@ import {
   BUILTIN_VARIABLES,
   DefinitionSchema,
   IDENT,
+  ParameterSchema,
   type Definition,
   type ParameterSpec,
 } from "./definition-schema.ts";
@@ -96,6 +97,30 @@ function bindAdapter(
 }
 
 /**
+ * The top-level fields of a definition that failed its schema which are valid
+ * on their own (parameters entry by entry), so the checks that follow still
+ * run on them. `complete` is false when a parameter or an adapter was dropped:
+ * the names templates may use are then not all known.
+ */
+function salvage(raw: Record<string, unknown>): { definition: Definition; complete: boolean } {
+  const out: Record<string, unknown> = {};
+  let complete = true;
+  for (const [key, schema] of Object.entries(DefinitionSchema.entries) as [string, v.GenericSchema][]) {
+    if (!Object.hasOwn(raw, key)) continue;
+    const parsed = v.safeParse(schema, raw[key]);
+    if (parsed.success) {
+      out[key] = parsed.output;
+      continue;
+    }
+    if (key === "parameters" || key === "input_adapter" || key === "output_adapter") complete = false;
+    if (key === "parameters" && isObject(raw.parameters)) {
+      out.parameters = Object.fromEntries(Object.entries(raw.parameters).filter(([, spec]) => v.is(ParameterSchema, spec)));
+    }
+  }
+  return { definition: { ...out, exec: typeof out.exec === "string" ? out.exec : "" } as Definition, complete };
+}
+
+/**
  * Validates a raw definition. Returns the canonical definition and its
  * resolved form, or every problem found (`errors` non-empty).
  */
@@ -107,15 +132,17 @@ export function validateDefinition(
   const canon = canonicalize(raw, at);
   const errors = [...canon.errors];
   const parsed = v.safeParse(DefinitionSchema, canon.value, { abortEarly: false });
-  if (!parsed.success) {
-    errors.push(...issuesToFields(parsed.issues, at));
-    return { errors };
-  }
-  const d = parsed.output;
+  if (!parsed.success) errors.push(...issuesToFields(parsed.issues, at));
+  // Checks go on over what is valid, so one answer lists every problem.
+  const salvaged = parsed.success ? undefined : salvage(canon.value as Record<string, unknown>);
+  const d = parsed.success ? parsed.output : salvaged!.definition;
   if (d.exec.includes("${")) errors.push({ path: join(at, "exec"), message: "exec must be a fixed path; templates are not allowed in it" });
 
   const inputs = bindAdapter("input", d.input_adapter, join(at, "input_adapter"), errors);
   const outputs = bindAdapter("output", d.output_adapter, join(at, "output_adapter"), errors);
+  // An unknown variable is only reported when every name is known; else it would echo another error.
+  const namesKnown =
+    (salvaged?.complete ?? true) && (!d.input_adapter || inputs.length > 0) && (!d.output_adapter || outputs.length > 0);
 
   const known = new Map<string, string>();
   for (const b of BUILTIN_VARIABLES) known.set(b, "a built-in variable");
@@ -141,7 +168,7 @@ export function validateDefinition(
       return;
     }
     for (const n of names) {
-      if (!allowed.has(n)) errors.push({ path, message: `unknown variable "\${${n}}"; known: ${[...allowed.keys()].join(", ")}` });
+      if (namesKnown && !allowed.has(n)) errors.push({ path, message: `unknown variable "\${${n}}"; known: ${[...allowed.keys()].join(", ")}` });
     }
   };
   d.argv?.forEach((arg, i) => checkTemplate(arg, join(at, `argv.${i}`), known));

@@ -6,9 +6,13 @@ export function issuesToFields(issues: readonly v.BaseIssue<unknown>[], prefix: 
   return issues.map((issue) => {
     const dot = v.getDotPath(issue);
     let message = issue.message;
-    // valibot names an unknown key in `input` of a strict object's issue.
-    if (issue.kind === "schema" && issue.type === "strict_object" && issue.expected === "never") {
-      message = `unknown field "${issue.path?.at(-1)?.key as string}"`;
+    // valibot's own strict-object messages ("Invalid key: Expected \"exec\" but
+    // received undefined") are not for users; say what is wrong with the field.
+    if (issue.kind === "schema" && issue.type === "strict_object") {
+      const key = issue.path?.at(-1)?.key as string;
+      if (issue.expected === "never") message = `unknown field "${key}"`;
+      else if (issue.expected === "Object") message = `${key} must be an object`;
+      else if (issue.received === "undefined") message = `${key} is required`;
     }
     return { path: join(prefix, dot ?? ""), message };
   });
