@@ -14,13 +14,39 @@ export function renderError(err: Error, c: Context): Response {
   return c.json({ error: { code: "internal", message: "flue could not complete this request; the details are in its log" } }, 500);
 }
 
-/** Reads a JSON body; malformed JSON is a 400 saying where it broke. */
+const MAX_DEPTH = 64;
+
+/**
+ * Reads a JSON body; malformed JSON is a 400 saying where it broke. Nesting
+ * is capped: no request needs more, and the code that walks a body (cloning,
+ * validation, deep comparison) recurses and would overflow the stack.
+ */
 export async function readJson(c: Context): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === "") throw new AppError(400, "invalid", "the request body is empty; send JSON", [{ path: "", message: "expected a JSON body" }]);
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch (e) {
-    throw new AppError(400, "malformed_json", `the body is not valid JSON: ${(e as Error).message}`);
+    const message = `the body is not valid JSON: ${(e as Error).message}`;
+    throw new AppError(400, "malformed_json", message, [{ path: "", message: "expected valid JSON" }]);
   }
+  if (depth(body) > MAX_DEPTH) {
+    throw new AppError(400, "invalid", `the body is nested deeper than ${MAX_DEPTH} levels`, [{ path: "", message: `at most ${MAX_DEPTH} levels of nesting` }]);
+  }
+  return body;
+}
+
+/** How deeply a parsed JSON value nests, without recursion. */
+function depth(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (d > max) max = d;
+    if (max > MAX_DEPTH) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
 }

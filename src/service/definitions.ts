@@ -60,7 +60,12 @@ export class DefinitionService {
 export function parseRef(ref: string | number): string | number {
   if (typeof ref === "number") return ref;
   const m = /^\/api\/process_definition\/([^/]+)\/?$/.exec(ref);
-  return m ? decodeURIComponent(m[1]) : ref;
+  if (!m) return ref;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return m[1]; // malformed %-escapes name no definition; let the lookup say so
+  }
 }
 
 function requireAdmin(actor: Actor) {

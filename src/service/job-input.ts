@@ -4,9 +4,9 @@
  * with its path; touches nothing on disk.
  */
 import {
+  AppError,
   checkJobParameters,
   invalid,
-  notFound,
   resolveDefinition,
   type FieldError,
   type ParameterValue,
@@ -127,7 +127,10 @@ export function readSubmission(
     return undefined;
   }
   const definition = lookup(ref);
-  if (!definition) throw notFound(`process definition ${JSON.stringify(String(ref))}`);
+  if (!definition) {
+    const what = `process definition ${JSON.stringify(String(ref))}`;
+    throw new AppError(404, "not_found", `${what} not found`, [{ path: p("process_definition"), message: "no such definition" }]);
+  }
   const resolved = resolveDefinition(definition.definition as never);
 
   const state = body.state ?? "QUEUED";
@@ -167,7 +170,8 @@ export function readSubmission(
       }
     }
   }
-  if (state === "QUEUED") errors.push(...missingInputs(resolved, inputs, p("inputs")));
+  // An input given but not valid has its error already; it is not missing too.
+  if (state === "QUEUED") errors.push(...missingInputs(resolved, { ...(isObject(given) ? given : {}), ...inputs }, p("inputs")));
   return { definition, resolved, parameters: params.values, inputs, state: state as "NEW" | "QUEUED" };
 }
 

@@ -34,9 +34,13 @@ export function eventRoutes(app: App) {
       try {
         while (!s.aborted) {
           while (pending.length) await s.writeSSE({ data: JSON.stringify(pending.shift()) });
+          // Clear the heartbeat timer on wake: a busy stream would otherwise pile up one per batch.
           await new Promise<void>((res) => {
-            wake = res;
-            setTimeout(res, HEARTBEAT_MS);
+            const timer = setTimeout(res, HEARTBEAT_MS);
+            wake = () => {
+              clearTimeout(timer);
+              res();
+            };
           });
           wake = undefined;
           if (!pending.length && !s.aborted) await s.write(": heartbeat\n\n");

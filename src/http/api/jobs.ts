@@ -34,7 +34,7 @@ export function jobRoutes(app: App) {
     let many = false;
     if (type.startsWith("multipart/form-data")) {
       const form = await c.req.formData().catch(() => {
-        throw invalid("the multipart body could not be read");
+        throw invalid("the multipart body could not be read", [{ path: "", message: "expected multipart/form-data with a boundary" }]);
       });
       const body: Record<string, unknown> = {};
       const files = new Map<string, File>();

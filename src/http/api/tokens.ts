@@ -23,7 +23,7 @@ export function tokenRoutes(app: App) {
   });
   r.post("/", async (c) => {
     const body = (await readJson(c)) as Record<string, unknown>;
-    if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalid("the body must be a JSON object");
+    if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalid("the body must be a JSON object", [{ path: "", message: 'expected {"name": "..."}' }]);
     const name = body.name;
     if (typeof name !== "string" || !/^[\w.-]{1,100}$/.test(name)) {
       throw invalid("the token needs a name", [{ path: "name", message: "1 to 100 letters, digits, '_', '.', '-'" }]);

@@ -1,0 +1,160 @@
+/**
+ * Shared test helpers. Everything real: a temp data dir with a real SQLite
+ * file, real processes, the compiled binary. Each helper cleans up after
+ * itself when the test calls the returned `close`/`stop`.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { App } from "../../src/app.ts";
+import { loadConfig, type Config } from "../../src/config.ts";
+import { createHttp } from "../../src/http/index.ts";
+
+export const ROOT = join(import.meta.dir, "../..");
+export const BINARY = join(ROOT, "dist/flue");
+export const ADMIN = { user: "admin", password: "test-password" };
+export const basic = (user = ADMIN.user, password = ADMIN.password) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+
+export function tempDir(prefix = "flue-test-"): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** The seed's `tr -d x` definition, verbatim. */
+export const TR_DEFINITION = {
+  exec: "/usr/bin/tr",
+  argv: ["-d", "x"],
+  input_adapter: { input_type: "file", input_parameters: { file_type: "stream", stream_name: "STDIN" } },
+  output_adapter: { output_type: "file", output_parameters: { file_type: "stream", stream_name: "STDOUT" } },
+};
+
+export interface InProcess {
+  app: App;
+  dataDir: string;
+  /** app.request with admin Basic auth (unless `auth` is given, or null for none) and JSON bodies. */
+  call: (method: string, path: string, body?: unknown, auth?: string | null) => Promise<Response>;
+  /** The same, parsed: status and JSON body. */
+  json: <T = any>(method: string, path: string, body?: unknown, auth?: string | null) => Promise<{ status: number; body: T; headers: Headers }>;
+  close: () => Promise<void>;
+}
+
+/** A whole flue in this process, on a temp data dir, with its executor running. */
+export async function inProcess(overrides: Partial<Config> = {}): Promise<InProcess> {
+  const dir = tempDir();
+  const config = { ...loadConfig(["--data-dir", dir.path, "--kill-grace", "1s"], {}), ...overrides };
+  const app = new App(config);
+  await app.auth.ensureAdmin(ADMIN.user, ADMIN.password);
+  app.start();
+  const http = createHttp(app);
+  const call = (method: string, path: string, body?: unknown, auth: string | null = basic()) => {
+    const headers: Record<string, string> = {};
+    if (auth !== null) headers.authorization = auth;
+    let payload: RequestInit["body"];
+    if (body instanceof FormData) payload = body;
+    else if (typeof body === "string") payload = body;
+    else if (body !== undefined) {
+      payload = JSON.stringify(body);
+      headers["content-type"] = "application/json";
+    }
+    return Promise.resolve(http.request(`http://flue.test${path}`, { method, headers, body: payload }));
+  };
+  return {
+    app,
+    dataDir: dir.path,
+    call,
+    json: async (method, path, body, auth) => {
+      const res = await call(method, path, body, auth);
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+    },
+    close: async () => {
+      await app.stop(2000);
+      dir.remove();
+    },
+  };
+}
+
+export interface Binary {
+  url: string;
+  dataDir: string;
+  proc: ReturnType<typeof Bun.spawn>;
+  /** Everything the binary printed on stdout so far. */
+  output: () => string;
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop: () => Promise<number>;
+  /** SIGKILL, as a crash would. */
+  kill9: () => Promise<void>;
+  /** `fetch` against the binary with admin Basic auth. */
+  fetch: (path: string, init?: RequestInit) => Promise<Response>;
+}
+
+/**
+ * Starts the compiled binary on a free port. `dataDir` reuses a data dir
+ * (for restart tests); `cwd` runs it from another directory.
+ */
+export async function startBinary(opts: { dataDir?: string; args?: string[]; env?: Record<string, string>; cwd?: string; binary?: string } = {}): Promise<Binary> {
+  const dataDir = opts.dataDir ?? tempDir().path;
+  const proc = Bun.spawn({
+    cmd: [opts.binary ?? BINARY, "serve", "--port", "0", "--data-dir", dataDir, "--kill-grace", "1s", ...(opts.args ?? [])],
+    cwd: opts.cwd ?? dataDir,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", FLUE_ADMIN_USER: ADMIN.user, FLUE_ADMIN_PASSWORD: ADMIN.password, ...opts.env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let out = "";
+  const reader = proc.stdout.getReader();
+  const decoder = new TextDecoder();
+  const deadline = Date.now() + 15_000;
+  let url: string | undefined;
+  while (!url) {
+    if (Date.now() > deadline) throw new Error(`flue did not start: ${out}`);
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`flue exited before listening: ${out}${await new Response(proc.stderr).text()}`);
+    out += decoder.decode(value);
+    url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
+  }
+  // Keep draining stdout so the binary never blocks on a full pipe.
+  void (async () => {
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (done) return;
+      out += decoder.decode(value);
+    }
+  })();
+  return {
+    url,
+    dataDir,
+    proc,
+    output: () => out,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      return proc.exited;
+    },
+    kill9: async () => {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    },
+    fetch: (path, init = {}) => {
+      const headers = new Headers(init.headers);
+      if (!headers.has("authorization")) headers.set("authorization", basic());
+      return fetch(`${url}${path}`, { ...init, headers });
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value or `ms` pass. */
+export async function eventually<T>(check: () => T | Promise<T>, ms = 10_000, every = 25): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms${last ? `: ${last}` : ""}`);
+    await Bun.sleep(every);
+  }
+}
