@@ -23,6 +23,9 @@ On an empty data dir the first admin is FLUE_ADMIN_USER (default admin) with
 FLUE_ADMIN_PASSWORD, or a generated password printed once.
 `;
 
+/** How long requests in flight get to finish once the jobs have settled on shutdown. */
+const DRAIN_MS = 500;
+
 function fail(message: string, code = 2): never {
   console.error(`flue: ${message}`);
   process.exit(code);
@@ -86,8 +89,14 @@ async function serve(args: string[]): Promise<void> {
     stopping = true;
     const running = app.executor.busy;
     console.log(`flue: ${signal}: no new jobs start; waiting up to ${config.shutdownGraceMs / 1000} s for ${running} running`);
-    await server.stop();
-    await app.stop(config.shutdownGraceMs);
+    // Stop listening now, but answer requests in flight while the jobs settle.
+    const drained = server.stop();
+    await app.executor.shutdown(config.shutdownGraceMs);
+    // Long polls (?wait=) on jobs that just ended are being answered; event
+    // streams and other long polls never end by themselves: close them.
+    await Promise.race([drained, Bun.sleep(DRAIN_MS)]);
+    await server.stop(true);
+    await app.stop(0);
     console.log("flue: stopped");
     process.exit(0);
   };

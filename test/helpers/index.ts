@@ -94,7 +94,8 @@ export interface Binary {
  * (for restart tests); `cwd` runs it from another directory.
  */
 export async function startBinary(opts: { dataDir?: string; args?: string[]; env?: Record<string, string>; cwd?: string; binary?: string } = {}): Promise<Binary> {
-  const dataDir = opts.dataDir ?? tempDir().path;
+  const owned = opts.dataDir === undefined ? tempDir() : undefined;
+  const dataDir = opts.dataDir ?? owned!.path;
   const proc = Bun.spawn({
     cmd: [opts.binary ?? BINARY, "serve", "--port", "0", "--data-dir", dataDir, "--kill-grace", "1s", ...(opts.args ?? [])],
     cwd: opts.cwd ?? dataDir,
@@ -127,9 +128,12 @@ export async function startBinary(opts: { dataDir?: string; args?: string[]; env
     dataDir,
     proc,
     output: () => out,
+    /** Stops the binary; a data dir this helper made is removed with it. */
     stop: async () => {
       proc.kill("SIGTERM");
-      return proc.exited;
+      const code = await proc.exited;
+      owned?.remove();
+      return code;
     },
     kill9: async () => {
       proc.kill("SIGKILL");
