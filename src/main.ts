@@ -84,6 +84,7 @@ async function serve(args: string[]): Promise<void> {
     if (stopping) {
       console.log(`flue: ${signal} again, stopping running jobs now`);
       await app.executor.shutdown(0);
+      app.store.close();
       process.exit(130);
     }
     stopping = true;

@@ -6,3 +6,4 @@ export * from "./parameters.ts";
 export * from "./job.ts";
 export * from "./events.ts";
 export * from "./ids.ts";
+export * from "./clock.ts";

@@ -41,7 +41,6 @@ export async function runAttempt(
 ): Promise<AttemptEnd> {
   const { files } = env;
   const workdir = files.workDir(job.id, attempt);
-  const attemptDir = files.attemptDir(job.id, attempt);
   const vars: Record<string, string> = { job_id: job.id, workdir, attempt: String(attempt) };
   for (const [k, v] of Object.entries(job.parameters as Record<string, ParameterValue>)) vars[k] = String(v);
   const ctx: StageContext = { files, jobId: job.id, attempt, workdir, allowDirs: env.allowDirs, vars, signal };
@@ -51,7 +50,7 @@ export async function runAttempt(
   let stdin: string | null;
   const stageInBegan = performance.now();
   try {
-    mkdirSync(attemptDir, { recursive: true, mode: 0o700 });
+    files.makeWorkDir(job.id, attempt);
     const staged = await stageIn(ctx, def.inputs, job.inputs as Record<string, InputMeta>);
     stdin = staged.stdin;
     prepareOutputs(ctx, def.outputs);
@@ -86,8 +85,8 @@ export async function runAttempt(
     cwd,
     env: environment,
     stdin,
-    stdout: files.log(job.id, attempt, "stdout"),
-    stderr: files.log(job.id, attempt, "stderr"),
+    stdout: files.attemptFile(job.id, attempt, "stdout"),
+    stderr: files.attemptFile(job.id, attempt, "stderr"),
     timeout: def.timeout,
     killGraceMs: env.killGraceMs,
     maxOutputBytes: env.maxOutputBytes,

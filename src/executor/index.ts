@@ -3,7 +3,7 @@
  * retries by each definition's policy, cancel, graceful shutdown, and
  * recovery of what a crashed flue left running.
  */
-import { resolveDefinition, retryDelay, type FlueEvent, type ResolvedDefinition } from "../domain/index.ts";
+import { now, resolveDefinition, retryDelay, type FlueEvent, type ResolvedDefinition } from "../domain/index.ts";
 import type { Store } from "../store/index.ts";
 import type { Queue } from "../queue/index.ts";
 import { runAttempt, type AttemptEnd } from "./attempt.ts";
@@ -28,8 +28,6 @@ interface Running {
   controller: AbortController;
   done: Promise<void>;
 }
-
-const now = () => Date.now() / 1000;
 
 export class Executor {
   readonly files: JobFiles;
@@ -65,12 +63,15 @@ export class Executor {
       if (e.type === "queued" || e.type === "executor.ready") this.scheduleDispatch();
       else if (e.type === "waiting") this.armWaitingTimer();
     });
-    this.emit({ type: "executor.ready", slots: this.opts.slots });
+    this.emit({ type: "executor.ready", slots: this.opts.slots }, true);
     this.armWaitingTimer();
   }
 
-  private emit(event: Omit<FlueEvent, "executor" | "timestamp">): void {
-    this.store.events.append({ executor: this.opts.instanceId, timestamp: now(), ...event } as FlueEvent);
+  /** Records an event with the next batch (see EventLog.emit); `durable` writes it now. */
+  private emit(event: Omit<FlueEvent, "executor" | "timestamp">, durable = false): void {
+    const e = { executor: this.opts.instanceId, timestamp: now(), ...event } as FlueEvent;
+    if (durable) this.store.events.append(e);
+    else this.store.events.emit(e);
   }
 
   /** Jobs left RUNNING by this instance when it died: kill their process groups, then retry or fail them. */
@@ -82,7 +83,7 @@ export class Executor {
         `flue stopped while attempt ${job.attempts} was running` +
         (job.pid !== null ? `; its processes (group ${job.pid}) were stopped` : "") +
         (left ? "; retrying" : "; no attempts left");
-      this.emit({ type: left ? "queued" : "failed", id: job.id, reason, level: left ? "warning" : "error" });
+      this.emit({ type: left ? "queued" : "failed", id: job.id, reason, level: left ? "warning" : "error" }, true);
     }
   }
 
@@ -97,6 +98,8 @@ export class Executor {
 
   private dispatch(): void {
     while (this.accepting && this.freeThreads.length > 0) {
+      // The queue reads the store: what this instance did since the last batch must be in it.
+      this.store.events.flush();
       const ids = this.queue.claim(this.freeThreads.length);
       if (ids.length === 0) return;
       for (const id of ids) this.launch(id);
@@ -185,6 +188,7 @@ export class Executor {
     if (!r) return false;
     r.controller.abort(reason);
     await r.done;
+    this.store.events.flush(); // the caller reads the job next
     return true;
   }
 

@@ -4,7 +4,9 @@
  * timeout as SIGTERM then SIGKILL after a grace, cancel the same way, the
  * whole group killed when it ends, an output cap, and rusage metrics.
  */
-import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { mkdir, open, type FileHandle } from "node:fs/promises";
+import { dirname } from "node:path";
 import { constants } from "node:os";
 
 export interface RunSpec {
@@ -13,6 +15,7 @@ export interface RunSpec {
   env: Record<string, string>;
   /** File fed on stdin, or null for /dev/null. */
   stdin: string | null;
+  /** Files for stdout and stderr, made (with their directory) when the first byte arrives. */
   stdout: string;
   stderr: string;
   /** Seconds, or null for none. */
@@ -99,32 +102,91 @@ export function peakRss(pid: number): number | null {
   }
 }
 
+/** Live processes whose peak RSS is sampled, by one timer for all of them. */
+const sampled = new Map<number, { max: number | null }>();
+let sampler: Timer | undefined;
+
+function sample(pid: number): { max: number | null } {
+  const entry = { max: null as number | null };
+  sampled.set(pid, entry);
+  sampler ??= setInterval(() => {
+    for (const [p, e] of sampled) {
+      const rss = peakRss(p);
+      if (rss !== null && (e.max === null || rss > e.max)) e.max = rss;
+    }
+  }, 250);
+  return entry;
+}
+
+function unsample(pid: number): void {
+  sampled.delete(pid);
+  if (sampled.size === 0 && sampler) {
+    clearInterval(sampler);
+    sampler = undefined;
+  }
+}
+
+/**
+ * Copies a process's output stream into a file made when the first byte
+ * arrives (a silent process costs no file), up to `cap` bytes; past that it
+ * reads and discards, and calls `onOver` once. Writes are awaited, so a fast
+ * writer is held back by the pipe rather than buffered in flue's memory.
+ */
+function drain(stream: ReadableStream<Uint8Array>, path: string, cap: number, onOver: () => void) {
+  const reader = stream.getReader();
+  const done = (async () => {
+    let handle: FileHandle | undefined;
+    let bytes = 0;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        if (bytes >= cap) continue;
+        handle ??= await openMakingDir(path);
+        const room = cap - bytes;
+        const part = value.length > room ? value.subarray(0, room) : value;
+        for (let off = 0; off < part.length; ) off += (await handle.write(part, off)).bytesWritten;
+        bytes += part.length;
+        if (value.length > room) onOver();
+      }
+    } catch {
+      // The stream was cancelled: what was written stays.
+    } finally {
+      await handle?.close();
+    }
+    return bytes;
+  })();
+  return { done, cancel: () => reader.cancel().catch(() => {}) };
+}
+
+/** Opens a file for writing, making its directory first if it is not there yet. */
+async function openMakingDir(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, "w", 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    return open(path, "w", 0o600);
+  }
+}
+
+/** How long output may still arrive after the process group is gone (a detached daemon may hold the pipe). */
+const DRAIN_GRACE_MS = 2000;
+
 export async function runProcess(spec: RunSpec): Promise<RunResult> {
   const began = performance.now();
-  const fds: number[] = [];
-  const open = (path: string, flags: string) => {
-    const fd = openSync(path, flags, 0o600);
-    fds.push(fd);
-    return fd;
-  };
-  let proc: ReturnType<typeof Bun.spawn>;
-  let outFd: number;
-  let errFd: number;
+  let proc: Bun.Subprocess<number | "ignore", "pipe", "pipe">;
+  let inFd: number | undefined;
   try {
-    const inFd = spec.stdin === null ? "ignore" : open(spec.stdin, "r");
-    outFd = open(spec.stdout, "w");
-    errFd = open(spec.stderr, "w");
+    if (spec.stdin !== null) inFd = openSync(spec.stdin, "r");
     proc = Bun.spawn({
       cmd: spec.cmd,
       cwd: spec.cwd,
       env: spec.env,
-      stdin: inFd,
-      stdout: outFd,
-      stderr: errFd,
+      stdio: [inFd ?? "ignore", "pipe", "pipe"],
       detached: true,
     });
   } catch (e) {
-    for (const fd of fds) closeSync(fd);
     const err = e as NodeJS.ErrnoException;
     const message =
       err.code === "ENOENT"
@@ -133,9 +195,12 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
           ? `cannot start ${spec.cmd[0]}: permission denied`
           : `cannot start ${spec.cmd[0]}: ${err.message}`;
     return { outcome: "spawn-error", exitStatus: null, signal: null, message, metrics: zeroMetrics((performance.now() - began) / 1000), stdoutBytes: 0, stderrBytes: 0 };
+  } finally {
+    if (inFd !== undefined) closeSync(inFd);
   }
   const pid = proc.pid;
   spec.onSpawn?.(pid, processStartTime(pid));
+  const rss = sample(pid);
 
   let outcome: Outcome | undefined;
   let message: string | undefined;
@@ -147,6 +212,13 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
     signalGroup(pid, "SIGTERM");
     killTimer = setTimeout(() => signalGroup(pid, "SIGKILL"), spec.killGraceMs);
   };
+  const overLimit = (name: string) => () => {
+    stop("output-limit", `${name} exceeded the limit of ${spec.maxOutputBytes} bytes`);
+    // A process that ignores SIGTERM while filling the disk gets no grace.
+    signalGroup(pid, "SIGKILL");
+  };
+  const out = drain(proc.stdout, spec.stdout, spec.maxOutputBytes, overLimit("stdout"));
+  const err = drain(proc.stderr, spec.stderr, spec.maxOutputBytes, overLimit("stderr"));
   const timeoutTimer =
     spec.timeout === null
       ? undefined
@@ -154,36 +226,27 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
   const onAbort = () => stop("cancelled", String(spec.signal?.reason ?? "cancelled"));
   if (spec.signal?.aborted) onAbort();
   spec.signal?.addEventListener("abort", onAbort);
-  let maxRss: number | null = null;
-  const sizeTimer = setInterval(() => {
-    const rss = peakRss(pid);
-    if (rss !== null && (maxRss === null || rss > maxRss)) maxRss = rss;
-    for (const [fd, name] of [[outFd, "stdout"], [errFd, "stderr"]] as const) {
-      if (fstatSync(fd).size > spec.maxOutputBytes) {
-        stop("output-limit", `${name} exceeded the limit of ${spec.maxOutputBytes} bytes`);
-        // A process that ignores SIGTERM while filling the disk gets no grace.
-        signalGroup(pid, "SIGKILL");
-      }
-    }
-  }, 250);
 
   const exitCode = await proc.exited;
   // Whatever the leader left behind in its group goes with it.
   signalGroup(pid, "SIGKILL");
   clearTimeout(timeoutTimer);
   clearTimeout(killTimer);
-  clearInterval(sizeTimer);
   spec.signal?.removeEventListener("abort", onAbort);
-  const stdoutBytes = fstatSync(outFd).size;
-  const stderrBytes = fstatSync(errFd).size;
-  for (const fd of fds) closeSync(fd);
+  unsample(pid);
+  const grace = setTimeout(() => {
+    out.cancel();
+    err.cancel();
+  }, DRAIN_GRACE_MS);
+  const [stdoutBytes, stderrBytes] = await Promise.all([out.done, err.done]);
+  clearTimeout(grace);
 
   const usage = proc.resourceUsage();
   const metrics: Metrics = {
     wall: (performance.now() - began) / 1000,
     user: usage ? Number(usage.cpuTime.user) / 1e6 : 0,
     system: usage ? Number(usage.cpuTime.system) / 1e6 : 0,
-    max_rss: maxRss,
+    max_rss: rss.max,
   };
   const signalCode = proc.signalCode ?? null;
   const signal = signalCode === null ? null : typeof signalCode === "number" ? (SIGNAL_NAMES.get(signalCode) ?? String(signalCode)) : signalCode;

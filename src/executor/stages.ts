@@ -3,10 +3,10 @@
  * attempt's working directory, and the results back out to the job's
  * outputs. Each returns what its `finished` event reports.
  */
-import { copyFileSync, constants as fsc, linkSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, copyFileSync, constants as fsc, mkdirSync, openSync, renameSync, statSync } from "node:fs";
 import { basename, dirname, relative } from "node:path";
 import { renderTemplate, soleVariable, type Binding } from "../domain/index.ts";
-import { isPlainFile, resolveInside, type JobFiles } from "./workdir.ts";
+import { isPlainFile, makeDir, resolveInside, type JobFiles } from "./workdir.ts";
 
 export interface InputMeta {
   source: "inline" | "upload" | "uri";
@@ -18,6 +18,8 @@ export interface InputMeta {
 export interface OutputMeta {
   size: number;
   file_name: string;
+  /** For a stream output: its attempt's log, relative to the job's directory. */
+  path?: string;
 }
 
 /** A failure of a stage, in words a user can act on. */
@@ -64,7 +66,6 @@ export async function stageIn(
 ): Promise<{ stdin: string | null; bytes: number }> {
   let stdin: string | null = null;
   let bytes = 0;
-  mkdirSync(ctx.workdir, { recursive: true, mode: 0o700 });
   for (const b of inputs) {
     const m = meta[b.name];
     if (!m) {
@@ -74,7 +75,8 @@ export async function stageIn(
     const stored = ctx.files.input(ctx.jobId, b.name);
     if (b.mode === "stream") {
       if (m.source === "uri") {
-        stdin = `${ctx.files.attemptDir(ctx.jobId, ctx.attempt)}/stdin`;
+        makeDir(ctx.files.jobDir(ctx.jobId));
+        stdin = ctx.files.attemptFile(ctx.jobId, ctx.attempt, "stdin");
         bytes += await download(m.uri!, stdin, ctx.signal);
       } else {
         stdin = stored;
@@ -83,7 +85,7 @@ export async function stageIn(
       continue;
     }
     const target = bindingPath(ctx, b, m.file_name);
-    mkdirSync(dirname(target), { recursive: true });
+    if (dirname(target) !== ctx.workdir) mkdirSync(dirname(target), { recursive: true });
     if (m.source === "uri") {
       bytes += await download(m.uri!, target, ctx.signal);
     } else {
@@ -101,45 +103,51 @@ export function prepareOutputs(ctx: StageContext, outputs: readonly Binding[]): 
   for (const b of outputs) {
     if (b.mode !== "path") continue;
     const target = bindingPath(ctx, b, undefined);
-    mkdirSync(dirname(target), { recursive: true });
+    if (dirname(target) !== ctx.workdir) mkdirSync(dirname(target), { recursive: true });
     ctx.vars[b.name] = target;
   }
 }
 
-/** Moves every output into the job's outputs. Returns what was kept. */
+/** Keeps every output: file outputs move to the job's outputs/, stream outputs stay in their log. */
 export function stageOut(ctx: StageContext, outputs: readonly Binding[]): { bytes: number; outputs: Record<string, OutputMeta> } {
   const kept: Record<string, OutputMeta> = {};
   let bytes = 0;
-  mkdirSync(ctx.files.outputsDir(ctx.jobId), { recursive: true, mode: 0o700 });
   for (const b of outputs) {
-    const to = ctx.files.output(ctx.jobId, b.name);
-    rmSync(to, { force: true });
-    let fileName: string;
     if (b.mode === "stream") {
-      const from = ctx.files.log(ctx.jobId, ctx.attempt, b.stream === "STDERR" ? "stderr" : "stdout");
-      linkSync(from, to);
-      fileName = b.name;
-    } else {
-      const from = ctx.vars[b.name];
-      if (!isPlainFile(from)) {
-        throw new StageError(`output ${b.name} was not produced: no regular file at ${relative(ctx.workdir, from) || from}`);
-      }
-      // Re-check now that the process has run: it may have planted a symlink in the path.
+      const log = b.stream === "STDERR" ? "stderr" : "stdout";
+      const file = ctx.files.attemptFile(ctx.jobId, ctx.attempt, log);
+      let size = 0;
       try {
-        resolveInside(ctx.workdir, from, [ctx.workdir, ...ctx.allowDirs], `output ${b.name}`);
-      } catch (e) {
-        throw new StageError((e as Error).message);
-      }
-      try {
-        renameSync(from, to);
+        size = statSync(file).size;
       } catch {
-        copyFileSync(from, to); // another filesystem (an --allow-dir)
+        makeDir(ctx.files.jobDir(ctx.jobId)); // a silent process made no log: its output is empty
+        closeSync(openSync(file, "w", 0o600));
       }
-      fileName = basename(from);
+      bytes += size;
+      kept[b.name] = { size, file_name: b.name, path: `attempt-${ctx.attempt}.${log}` };
+      continue;
+    }
+    const from = ctx.vars[b.name];
+    if (!isPlainFile(from)) {
+      throw new StageError(`output ${b.name} was not produced: no regular file at ${relative(ctx.workdir, from) || from}`);
+    }
+    // Re-check now that the process has run: it may have planted a symlink in the path.
+    try {
+      resolveInside(ctx.workdir, from, [ctx.workdir, ...ctx.allowDirs], `output ${b.name}`);
+    } catch (e) {
+      throw new StageError((e as Error).message);
+    }
+    makeDir(ctx.files.jobDir(ctx.jobId));
+    makeDir(ctx.files.outputsDir(ctx.jobId));
+    const to = ctx.files.output(ctx.jobId, b.name);
+    try {
+      renameSync(from, to); // replaces what an earlier attempt left
+    } catch {
+      copyFileSync(from, to); // another filesystem (an --allow-dir)
     }
     const size = statSync(to).size;
     bytes += size;
-    kept[b.name] = { size, file_name: fileName };
+    kept[b.name] = { size, file_name: basename(from) };
   }
   return { bytes, outputs: kept };
 }

@@ -3,16 +3,23 @@
  * there: a path that resolves outside its root (`..`, another absolute path,
  * a symlink) is refused.
  *
- *   jobs/<id>/inputs/<name>              staged at submission (inline, upload)
- *   jobs/<id>/attempts/<n>/work/         the attempt's private working directory
- *   jobs/<id>/attempts/<n>/stdout|stderr
- *   jobs/<id>/outputs/<name>             results, kept after the job ends
+ *   work/<id>-<n>/                          attempt n's private working directory
+ *   jobs/<id>/inputs/<name>                 staged at submission (inline, upload)
+ *   jobs/<id>/attempt-<n>.stdout|.stderr    logs, made when the first byte arrives
+ *   jobs/<id>/outputs/<name>                file outputs, kept after the job ends
+ *
+ * Flat, and made only when needed: on this hot path every directory and
+ * file is a syscall that costs more than spawning the process. A job of
+ * /bin/true makes one directory and no file.
  */
-import { lstatSync, realpathSync } from "node:fs";
+import { lstatSync, mkdirSync, realpathSync, rmSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 
 export class JobFiles {
-  constructor(readonly root: string) {}
+  constructor(readonly root: string) {
+    mkdirSync(join(root, "jobs"), { recursive: true, mode: 0o700 });
+    mkdirSync(join(root, "work"), { recursive: true, mode: 0o700 });
+  }
 
   jobDir(id: string) {
     return join(this.root, "jobs", id);
@@ -23,20 +30,41 @@ export class JobFiles {
   input(id: string, name: string) {
     return join(this.inputsDir(id), name);
   }
-  attemptDir(id: string, attempt: number) {
-    return join(this.jobDir(id), "attempts", String(attempt));
-  }
   workDir(id: string, attempt: number) {
-    return join(this.attemptDir(id, attempt), "work");
+    return join(this.root, "work", `${id}-${attempt}`);
   }
-  log(id: string, attempt: number, stream: "stdout" | "stderr") {
-    return join(this.attemptDir(id, attempt), stream);
+  /** An attempt's log, or a downloaded stdin. */
+  attemptFile(id: string, attempt: number, what: "stdout" | "stderr" | "stdin") {
+    return join(this.jobDir(id), `attempt-${attempt}.${what}`);
   }
   outputsDir(id: string) {
     return join(this.jobDir(id), "outputs");
   }
-  output(id: string, name: string) {
-    return join(this.outputsDir(id), name);
+  /** Where an output's bytes are: a file output in outputs/, a stream output in its attempt's log. */
+  output(id: string, name: string, meta?: { path?: string }) {
+    return meta?.path ? join(this.jobDir(id), meta.path) : join(this.outputsDir(id), name);
+  }
+
+  /** Makes an attempt's workdir: one mkdir. */
+  makeWorkDir(id: string, attempt: number): string {
+    const dir = this.workDir(id, attempt);
+    makeDir(dir);
+    return dir;
+  }
+
+  /** Removes every file of a job: its directory and each attempt's workdir. */
+  remove(id: string, attempts: number): void {
+    rmSync(this.jobDir(id), { recursive: true, force: true });
+    for (let n = 1; n <= attempts; n++) rmSync(this.workDir(id, n), { recursive: true, force: true });
+  }
+}
+
+/** mkdir that tolerates an existing directory, without recursive's walk. */
+export function makeDir(path: string): void {
+  try {
+    mkdirSync(path, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
   }
 }
 

@@ -30,8 +30,8 @@ export function jobUri(id: string) {
 export function presentJob(row: JobRow, declared: Record<string, ParameterSpec> = {}) {
   const uri = jobUri(row.id);
   const outputs: Record<string, unknown> = {};
-  for (const [name, meta] of Object.entries(row.outputs as Record<string, object>)) {
-    outputs[name] = { ...meta, resource_uri: `${uri}outputs/${name}` };
+  for (const [name, meta] of Object.entries(row.outputs as Record<string, { size: number; file_name: string }>)) {
+    outputs[name] = { size: meta.size, file_name: meta.file_name, resource_uri: `${uri}outputs/${name}` };
   }
   return {
     id: row.id,

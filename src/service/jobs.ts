@@ -2,7 +2,7 @@
  * Jobs: submit (one or many, all or nothing), change while NEW, queue,
  * cancel, delete, wait. Every change is an event; the job row follows.
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import {
   AppError,
   checkJobParameters,
@@ -10,6 +10,7 @@ import {
   isFinal,
   newId,
   notFound,
+  now,
   resolveDefinition,
   type FieldError,
   type FlueEvent,
@@ -21,7 +22,6 @@ import { seesAll, type Actor } from "./actor.ts";
 import { parseRef } from "./definitions.ts";
 import { missingInputs, readInputJson, readSubmission, throwIfAny, type InputGiven, type Submission } from "./job-input.ts";
 
-const now = () => Date.now() / 1000;
 
 export class JobService {
   constructor(
@@ -179,7 +179,7 @@ export class JobService {
   async delete(id: string, actor: Actor): Promise<void> {
     const job = this.get(id, actor);
     if (!isFinal(job.state as JobState)) await this.cancel(id, actor);
-    rmSync(this.executor.files.jobDir(id), { recursive: true, force: true });
+    this.executor.files.remove(id, this.store.jobs.get(id)?.attempts ?? job.attempts);
     this.store.events.append(this.event("deleted", id));
   }
 

@@ -23,6 +23,8 @@ const BASE_FIELDS = new Set(["type", "id", "executor", "timestamp", "thread"]);
 
 export class EventLog {
   private readonly listeners = new Set<EventListener>();
+  private pending: FlueEvent[] = [];
+  private flushScheduled = false;
   private readonly projection: Projection;
   private readonly insert: Statement;
   private readonly forJob: Statement<StoredEvent, [string, number, number]>;
@@ -51,10 +53,32 @@ export class EventLog {
     });
   }
 
-  /** Appends events atomically, then tells every listener. */
+  /** Appends events durably now, after any still pending from `emit`, then tells every listener. */
   append(...events: FlueEvent[]): void {
-    this.appendTx(events);
-    for (const e of events) {
+    this.pending.push(...events);
+    this.flush();
+  }
+
+  /**
+   * Appends events at the end of this turn of the event loop, in one
+   * transaction with every other event emitted in it. The executor's steps
+   * take this path: a job emits ten events in a few milliseconds.
+   */
+  emit(...events: FlueEvent[]): void {
+    this.pending.push(...events);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Writes what is pending in one transaction, then tells every listener. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.appendTx(batch);
+    for (const e of batch) {
       for (const listener of this.listeners) {
         try {
           listener(e);

@@ -40,7 +40,13 @@ export class Store {
     this.db.insert(meta).values({ key, value }).onConflictDoUpdate({ target: meta.key, set: { value } }).run();
   }
 
+  private closed = false;
+
+  /** Writes what is pending and closes the database; a second call does nothing. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.events.flush();
     this.db.$client.close();
   }
 }

@@ -191,12 +191,15 @@ describe("cancel and delete", () => {
     const { body } = await submit({ process_definition: "tr", inputs: { input_file: { content: "x" } } });
     await finished(body.id);
     const dir = join(f.dataDir, "jobs", body.id);
+    const work = join(f.dataDir, "work", `${body.id}-1`);
     expect(existsSync(dir)).toBe(true);
+    expect(existsSync(work)).toBe(true);
     expect((await f.call("DELETE", `/api/job/${body.id}/`)).status).toBe(204);
     const gone = await f.json("GET", `/api/job/${body.id}/`);
     expect(gone.status).toBe(404);
     expect(gone.body.error.code).toBe("not_found");
     expect(existsSync(dir)).toBe(false);
+    expect(existsSync(work)).toBe(false);
     expect((await f.call("DELETE", `/api/job/${body.id}`)).status).toBe(404);
   });
 

@@ -4,6 +4,7 @@ import { stream } from "hono/streaming";
 import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
 import { invalid, isFinal, JOB_STATES, resolveDefinition, type JobState } from "../../domain/index.ts";
 import { parseRef } from "../../service/definitions.ts";
+import type { OutputMeta } from "../../executor/index.ts";
 import type { JobRow } from "../../store/index.ts";
 import { readJson } from "../errors.ts";
 import type { App, HonoEnv } from "../env.ts";
@@ -113,7 +114,7 @@ export function jobRoutes(app: App) {
     c.header("Cache-Control", "no-store");
     const pathOf = () => {
       const current = app.store.jobs.get(job.id);
-      return current && current.attempts > 0 ? app.executor.files.log(job.id, current.attempts, which) : undefined;
+      return current && current.attempts > 0 ? app.executor.files.attemptFile(job.id, current.attempts, which) : undefined;
     };
     if (!follow) {
       const path = pathOf();
@@ -155,8 +156,8 @@ export function jobRoutes(app: App) {
   r.get("/:id/outputs/:name", (c) => {
     const job = app.jobs.get(c.req.param("id"), c.get("actor"));
     const name = c.req.param("name");
-    const meta = (job.outputs as Record<string, { file_name: string }>)[name];
-    const path = app.executor.files.output(job.id, name);
+    const meta = (job.outputs as Record<string, OutputMeta>)[name];
+    const path = app.executor.files.output(job.id, name, meta);
     if (!meta || !existsSync(path)) {
       const known = Object.keys(job.outputs as object);
       return c.json({ error: { code: "not_found", message: `job ${job.id} has no output "${name}"${known.length ? `; it has: ${known.join(", ")}` : job.state === "FINISHED" ? "" : ` (it is ${job.state})`}` } }, 404);
