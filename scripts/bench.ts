@@ -5,6 +5,7 @@
  *
  *   scripts/bench            the full run (a few minutes)
  *   scripts/bench --tiny     every case on tiny sizes (the test suite runs this)
+ *   scripts/bench --only=throughput,store   some cases (throughput, submit, dispatch, store, memory, binary)
  */
 import { Database } from "bun:sqlite";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
@@ -26,7 +27,7 @@ import {
 import { generateJobs } from "./bench-store.ts";
 
 const tiny = process.argv.includes("--tiny");
-const out = process.argv.includes("--no-write") || tiny ? undefined : join(ROOT, "docs/benchmarks.md");
+const out = process.argv.includes("--no-write") || tiny || process.argv.some((a) => a.startsWith("--only=")) ? undefined : join(ROOT, "docs/benchmarks.md");
 const N = {
   throughput: tiny ? 200 : 5000,
   submit: tiny ? 100 : 5000,
@@ -99,7 +100,7 @@ async function throughput() {
     for (;;) {
       const done = await flue.json("/api/job/?state=FINISHED,FAILED&limit=1");
       if (done.meta.total_count >= n) break;
-      await Bun.sleep(5);
+      await Bun.sleep(25);
     }
     const rate = n / ((performance.now() - t) / 1000);
     const failed = (await flue.json("/api/job/?state=FAILED&limit=1")).meta.total_count;
@@ -342,12 +343,9 @@ async function binary() {
 const build = Bun.spawnSync([process.execPath, join(ROOT, "scripts/build.ts")], { stdout: "inherit", stderr: "inherit" });
 if (build.exitCode !== 0) process.exit(1);
 const began = Date.now();
-await throughput();
-await submitLatency();
-await dispatchLatency();
-await storeScale();
-await memory();
-await binary();
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const cases = { throughput, submit: submitLatency, dispatch: dispatchLatency, store: storeScale, memory, binary };
+for (const [name, run] of Object.entries(cases)) if (!only || only.includes(name)) await run();
 
 const m = machine();
 const report = [

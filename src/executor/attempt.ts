@@ -50,7 +50,7 @@ export async function runAttempt(
   let stdin: string | null;
   const stageInBegan = performance.now();
   try {
-    files.makeWorkDir(job.id, attempt);
+    await files.makeWorkDir(job.id, attempt);
     const staged = await stageIn(ctx, def.inputs, job.inputs as Record<string, InputMeta>);
     stdin = staged.stdin;
     prepareOutputs(ctx, def.outputs);

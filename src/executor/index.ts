@@ -34,6 +34,12 @@ export class Executor {
   private readonly running = new Map<string, Running>();
   private readonly freeThreads: number[];
   private readonly definitions = new Map<string, ResolvedDefinition>();
+  /**
+   * Jobs whose latest state change this executor made is still in the event
+   * log's next batch, with that change's type: the store does not show it
+   * yet, so the queue must not offer them.
+   */
+  private readonly uncommitted = new Map<string, string>();
   private accepting = false;
   private dispatchScheduled = false;
   private waitingTimer: Timer | undefined;
@@ -60,6 +66,7 @@ export class Executor {
     this.recover();
     this.accepting = true;
     this.unsubscribe = this.store.events.subscribe((e) => {
+      if (e.id !== undefined && this.uncommitted.get(e.id) === e.type) this.uncommitted.delete(e.id);
       if (e.type === "queued" || e.type === "executor.ready") this.scheduleDispatch();
       else if (e.type === "waiting") this.armWaitingTimer();
     });
@@ -98,9 +105,7 @@ export class Executor {
 
   private dispatch(): void {
     while (this.accepting && this.freeThreads.length > 0) {
-      // The queue reads the store: what this instance did since the last batch must be in it.
-      this.store.events.flush();
-      const ids = this.queue.claim(this.freeThreads.length);
+      const ids = this.queue.claim(this.freeThreads.length, this.uncommitted);
       if (ids.length === 0) return;
       for (const id of ids) this.launch(id);
     }
@@ -124,7 +129,10 @@ export class Executor {
     const thread = this.freeThreads.pop()!;
     const attempt = job.attempts + 1;
     const controller = new AbortController();
-    const emit = (type: string, fields: Record<string, unknown> = {}) => this.emit({ type, id: jobId, thread, ...fields });
+    const emit = (type: string, fields: Record<string, unknown> = {}) => {
+      if (STATE_EVENTS.has(type)) this.uncommitted.set(jobId, type);
+      this.emit({ type, id: jobId, thread, ...fields });
+    };
     emit("started", { attempt });
     const run = async (): Promise<AttemptEnd> => {
       let def: ResolvedDefinition;
@@ -216,3 +224,4 @@ export class Executor {
 }
 
 const SHUTDOWN = "flue is shutting down";
+const STATE_EVENTS = new Set(["started", "finished", "failed", "cancelled", "queued", "waiting"]);
