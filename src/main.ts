@@ -46,7 +46,6 @@ async function serve(args: string[]): Promise<void> {
     if (e instanceof SchemaTooNewError) fail(e.message, 1);
     fail(`cannot open the data dir ${config.dataDir}: ${(e as Error).message}`, 1);
   }
-  const admin = await app.auth.ensureAdmin(config.adminUser, config.adminPassword);
   const http = createHttp(app);
   let server: ReturnType<typeof Bun.serve>;
   try {
@@ -63,6 +62,8 @@ async function serve(args: string[]): Promise<void> {
     fail(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`, 1);
   }
   app.start();
+  // After listening: hashing the first admin's password takes a good part of a second.
+  const admin = await app.auth.ensureAdmin(config.adminUser, config.adminPassword);
 
   const shown = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
   const lines = [

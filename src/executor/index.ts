@@ -3,7 +3,7 @@
  * retries by each definition's policy, cancel, graceful shutdown, and
  * recovery of what a crashed flue left running.
  */
-import { now, resolveDefinition, retryDelay, type FlueEvent, type ResolvedDefinition } from "../domain/index.ts";
+import { now, retryDelay, type FlueEvent, type ResolvedDefinition } from "../domain/index.ts";
 import type { Store } from "../store/index.ts";
 import type { Queue } from "../queue/index.ts";
 import { runAttempt, type AttemptEnd } from "./attempt.ts";
@@ -33,7 +33,6 @@ export class Executor {
   readonly files: JobFiles;
   private readonly running = new Map<string, Running>();
   private readonly freeThreads: number[];
-  private readonly definitions = new Map<string, ResolvedDefinition>();
   /**
    * Jobs whose latest state change this executor made is still in the event
    * log's next batch, with that change's type: the store does not show it
@@ -112,14 +111,8 @@ export class Executor {
   }
 
   private definitionFor(definitionId: number, version: number): ResolvedDefinition {
-    const key = `${definitionId}@${version}`;
-    let def = this.definitions.get(key);
-    if (!def) {
-      const raw = this.store.definitions.getVersion(definitionId, version);
-      if (!raw) throw new Error(`definition ${definitionId} version ${version} no longer exists`);
-      def = resolveDefinition(raw);
-      this.definitions.set(key, def);
-    }
+    const def = this.store.definitions.resolved(definitionId, version);
+    if (!def) throw new Error(`definition ${definitionId} version ${version} no longer exists`);
     return def;
   }
 
@@ -173,7 +166,7 @@ export class Executor {
     const of = `attempt ${attempt} of ${maxAttempts} failed: ${end.reason}`;
     if (!end.retryable || attempt >= maxAttempts) return emit("failed", { reason: maxAttempts > 1 ? of : end.reason });
     const job = this.store.jobs.get(jobId);
-    const def = job ? this.definitions.get(`${job.definitionId}@${job.definitionVersion}`) : undefined;
+    const def = job ? this.store.definitions.resolved(job.definitionId, job.definitionVersion) : undefined;
     const delay = def ? retryDelay(def.retries, attempt + 1) : 0;
     if (delay <= 0) return emit("queued", { reason: `${of}; retrying`, level: "warning" });
     emit("waiting", { until: now() + delay, reason: `${of}; retrying in ${delay} s`, level: "warning" });

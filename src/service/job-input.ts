@@ -7,7 +7,6 @@ import {
   AppError,
   checkJobParameters,
   invalid,
-  resolveDefinition,
   type FieldError,
   type ParameterValue,
   type ResolvedDefinition,
@@ -105,7 +104,7 @@ export function readInputUpload(file: File): InputGiven {
 export function readSubmission(
   body: unknown,
   at: string,
-  lookup: (ref: string | number) => DefinitionRow | undefined,
+  lookup: (ref: string | number) => { definition: DefinitionRow; resolved: ResolvedDefinition } | undefined,
   errors: FieldError[],
   form?: { files: Map<string, File>; texts: Map<string, string> },
 ): Submission | undefined {
@@ -126,12 +125,12 @@ export function readSubmission(
     errors.push({ path: p("process_definition"), message: "must be an id, a name or a resource_uri" });
     return undefined;
   }
-  const definition = lookup(ref);
-  if (!definition) {
+  const found = lookup(ref);
+  if (!found) {
     const what = `process definition ${JSON.stringify(String(ref))}`;
     throw new AppError(404, "not_found", `${what} not found`, [{ path: p("process_definition"), message: "no such definition" }]);
   }
-  const resolved = resolveDefinition(definition.definition as never);
+  const { definition, resolved } = found;
 
   const state = body.state ?? "QUEUED";
   if (state !== "QUEUED" && state !== "NEW") errors.push({ path: p("state"), message: 'must be "QUEUED" or "NEW"' });

@@ -11,7 +11,6 @@ import {
   newId,
   notFound,
   now,
-  resolveDefinition,
   type FieldError,
   type FlueEvent,
   type JobState,
@@ -34,7 +33,11 @@ export class JobService {
     return { type, id, executor: this.instanceId, timestamp: now(), ...fields };
   }
 
-  private lookup = (ref: string | number) => this.store.definitions.find(parseRef(ref));
+  private lookup = (ref: string | number) => {
+    const definition = this.store.definitions.find(parseRef(ref));
+    const resolved = definition && this.store.definitions.resolved(definition.id, definition.version);
+    return definition && resolved ? { definition, resolved } : undefined;
+  };
 
   /**
    * Submits one job, or an array of them validated all-or-nothing. Inputs are
@@ -77,7 +80,7 @@ export class JobService {
       );
       if (s.state === "QUEUED") events.push(this.event("queued", id));
     }
-    this.store.events.append(...events);
+    await this.store.events.commit(...events);
     return ids.map((id) => this.store.jobs.get(id)!);
   }
 
@@ -150,9 +153,9 @@ export class JobService {
   }
 
   private definitionOf(job: JobRow) {
-    const raw = this.store.definitions.getVersion(job.definitionId, job.definitionVersion);
-    if (!raw) throw conflict(`the definition version this job pinned (${job.definitionId} v${job.definitionVersion}) no longer exists`);
-    return resolveDefinition(raw);
+    const def = this.store.definitions.resolved(job.definitionId, job.definitionVersion);
+    if (!def) throw conflict(`the definition version this job pinned (${job.definitionId} v${job.definitionVersion}) no longer exists`);
+    return def;
   }
 
   /** NEW → QUEUED. */

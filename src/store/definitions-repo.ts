@@ -1,6 +1,6 @@
 /** Definitions and their versions. A PUT makes a new version; every version stays readable. */
 import { and, count, desc, eq, sql } from "drizzle-orm";
-import type { Definition } from "../domain/index.ts";
+import { resolveDefinition, type Definition, type ResolvedDefinition } from "../domain/index.ts";
 import type { Db } from "./db.ts";
 import { definitions, definitionVersions, type DefinitionRow } from "./schema.ts";
 
@@ -10,6 +10,7 @@ export class DefinitionsRepo {
   private readonly byId;
   private readonly byName;
   private readonly version;
+  private readonly resolvedCache = new Map<string, ResolvedDefinition>();
 
   constructor(private readonly db: Db) {
     this.byId = db.select().from(definitions).where(eq(definitions.id, sql.placeholder("id"))).prepare();
@@ -68,6 +69,19 @@ export class DefinitionsRepo {
 
   delete(id: number): boolean {
     return this.db.delete(definitions).where(eq(definitions.id, id)).returning({ id: definitions.id }).all().length > 0;
+  }
+
+  /** A version's resolved form. Versions never change, so each is resolved once. */
+  resolved(id: number, version: number): ResolvedDefinition | undefined {
+    const key = `${id}@${version}`;
+    let hit = this.resolvedCache.get(key);
+    if (!hit) {
+      const raw = this.getVersion(id, version);
+      if (!raw) return undefined;
+      hit = resolveDefinition(raw);
+      this.resolvedCache.set(key, hit);
+    }
+    return hit;
   }
 
   getVersion(id: number, version: number): Definition | undefined {

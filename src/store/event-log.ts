@@ -29,6 +29,7 @@ export class EventLog {
   private readonly listeners = new Set<EventListener>();
   private pending: FlueEvent[] = [];
   private flushTimer: Timer | undefined;
+  private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readonly projection: Projection;
   private readonly insert: Statement;
   private readonly forJob: Statement<StoredEvent, [string, number, number]>;
@@ -82,17 +83,52 @@ export class EventLog {
     this.pending.push(...events);
     if (this.pending.length >= BATCH_MAX) return this.flush();
     if (this.flushTimer) return;
-    this.flushTimer = setTimeout(() => this.flush(), BATCH_MS);
+    this.flushTimer = setTimeout(() => this.flushQuietly(), BATCH_MS);
+  }
+
+  /**
+   * Appends events durably, in one transaction with every other event
+   * committed in this turn of the event loop (group commit), and resolves
+   * once they are written. Requests that must not answer before their events
+   * are stored take this path: fifty concurrent submissions share a commit.
+   */
+  commit(...events: FlueEvent[]): Promise<void> {
+    this.pending.push(...events);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      if (this.waiting.length === 1) setImmediate(() => this.flushQuietly());
+    });
+  }
+
+  /** A flush from a timer: a failure is reported, since no caller is there to hear it. */
+  private flushQuietly(): void {
+    try {
+      this.flush();
+    } catch (e) {
+      console.error("flue: could not write events to the store:", e);
+    }
   }
 
   /** Writes what is pending in one transaction, then tells every listener. */
   flush(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.pending.length === 0) return;
+    const waiting = this.waiting;
+    this.waiting = [];
+    if (this.pending.length === 0) {
+      for (const w of waiting) w.resolve();
+      return;
+    }
     const batch = this.pending;
     this.pending = [];
-    this.appendTx(batch);
+    try {
+      this.appendTx(batch);
+    } catch (e) {
+      // Nothing of the batch was written; who waits for it hears why.
+      for (const w of waiting) w.reject(e);
+      throw e;
+    }
+    for (const w of waiting) w.resolve();
     for (const e of batch) {
       for (const listener of this.listeners) {
         try {

@@ -2,7 +2,7 @@
 import { Hono, type Context } from "hono";
 import { stream } from "hono/streaming";
 import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
-import { invalid, isFinal, JOB_STATES, resolveDefinition, type JobState } from "../../domain/index.ts";
+import { invalid, isFinal, JOB_STATES, type JobState } from "../../domain/index.ts";
 import { parseRef } from "../../service/definitions.ts";
 import type { OutputMeta } from "../../executor/index.ts";
 import type { JobRow } from "../../store/index.ts";
@@ -14,18 +14,8 @@ const MAX_WAIT = 600;
 
 export function jobRoutes(app: App) {
   const r = new Hono<HonoEnv>({ strict: false });
-  const declared = new Map<string, Record<string, never>>();
   /** Parameter declarations of a job's pinned version, for masking secrets. */
-  const declaredFor = (job: JobRow) => {
-    const key = `${job.definitionId}@${job.definitionVersion}`;
-    let d = declared.get(key);
-    if (!d) {
-      const raw = app.store.definitions.getVersion(job.definitionId, job.definitionVersion);
-      d = (raw ? resolveDefinition(raw).parameters : {}) as Record<string, never>;
-      declared.set(key, d);
-    }
-    return d;
-  };
+  const declaredFor = (job: JobRow) => app.store.definitions.resolved(job.definitionId, job.definitionVersion)?.parameters ?? {};
   const present = (job: JobRow) => presentJob(job, declaredFor(job));
 
   r.post("/", async (c) => {
