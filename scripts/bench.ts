@@ -205,10 +205,14 @@ async function storeScale() {
   const flue = await startFlue(["--slots", "2"], dir.path);
   const raw = new Database(join(dir.path, "flue.db"), { readonly: true });
   const deep = Math.floor(N.store * 0.9);
+  // What a client following `next` links holds at that depth: the id of the row before it.
+  const cursor = raw.query<{ id: string }, [number]>("SELECT id FROM jobs ORDER BY seq DESC LIMIT 1 OFFSET ?").get(deep - 1)!.id;
+  const cursorSeq = raw.query<{ seq: number }, [string]>("SELECT seq FROM jobs WHERE id = ?").get(cursor)!.seq;
   const cases: { name: string; path: string; sql: string; args: (string | number)[] }[] = [
     { name: "first page", path: "/api/job/", sql: "SELECT * FROM jobs ORDER BY seq DESC LIMIT 20", args: [] },
     { name: "filtered page (state=FAILED, definition)", path: `/api/job/?state=FAILED&process_definition=${gen.definitionId}`, sql: "SELECT * FROM jobs WHERE state = 'FAILED' AND definition_id = ? ORDER BY seq DESC LIMIT 20", args: [gen.definitionId] },
-    { name: `page at offset ${deep}`, path: `/api/job/?offset=${deep}`, sql: `SELECT * FROM jobs ORDER BY seq DESC LIMIT 20 OFFSET ${deep}`, args: [] },
+    { name: `page ${deep / 20 + 1}, following next links`, path: `/api/job/?offset=${deep}&before=${cursor}`, sql: "SELECT * FROM jobs WHERE seq < ? ORDER BY seq DESC LIMIT 20", args: [cursorSeq] },
+    { name: `page at ?offset=${deep} alone`, path: `/api/job/?offset=${deep}`, sql: `SELECT * FROM jobs ORDER BY seq DESC LIMIT 20 OFFSET ${deep}`, args: [] },
     { name: "one job", path: `/api/job/${gen.sampleId}/`, sql: "SELECT * FROM jobs WHERE id = ?", args: [gen.sampleId] },
   ];
   for (const c of cases) {

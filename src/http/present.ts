@@ -72,18 +72,24 @@ export function paging(query: (k: string) => string | undefined, defaultLimit = 
   return { limit: read("limit", defaultLimit, maxLimit), offset: read("offset", 0, 1e12) };
 }
 
-/** The seed's envelope: {"meta": {limit, next, offset, previous, total_count}, "objects": [...]}. */
-export function envelope(url: URL, limit: number, offset: number, total: number, objects: unknown[]) {
-  const link = (o: number) => {
+/**
+ * The seed's envelope: {"meta": {limit, next, offset, previous, total_count}, "objects": [...]}.
+ * With `nextCursor` (the last object's id), `next` also carries `before=` so
+ * that following it costs the same however deep the page.
+ */
+export function envelope(url: URL, limit: number, offset: number, total: number, objects: unknown[], nextCursor?: string) {
+  const link = (o: number, before?: string) => {
     const params = new URLSearchParams(url.search);
     params.set("limit", String(limit));
     params.set("offset", String(o));
+    if (before) params.set("before", before);
+    else params.delete("before");
     return `${url.pathname}?${params}`;
   };
   return {
     meta: {
       limit,
-      next: offset + limit < total ? link(offset + limit) : null,
+      next: offset + limit < total ? link(offset + limit, nextCursor) : null,
       offset,
       previous: offset > 0 ? link(Math.max(0, offset - limit)) : null,
       total_count: total,

@@ -20,5 +20,14 @@ export const migrations: { idx: number; tag: string; statements: string[] }[] = 
       "CREATE TABLE `users` (\n\t`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`username` text NOT NULL,\n\t`password_hash` text NOT NULL,\n\t`role` text NOT NULL,\n\t`created_at` real NOT NULL\n);",
       "CREATE UNIQUE INDEX `users_username_unique` ON `users` (`username`);"
     ]
+  },
+  {
+    "idx": 1,
+    "tag": "0001_paging_indexes",
+    "statements": [
+      "CREATE INDEX `jobs_definition_state_seq` ON `jobs` (`definition_id`,`state`,`seq`);",
+      "CREATE INDEX `jobs_owner_seq` ON `jobs` (`owner`,`seq`);",
+      "CREATE INDEX `jobs_seq` ON `jobs` (`seq`);"
+    ]
   }
 ];

@@ -81,6 +81,11 @@ export const jobs = sqliteTable(
     uniqueIndex("jobs_id").on(t.id),
     index("jobs_state_seq").on(t.state, t.seq),
     index("jobs_definition_seq").on(t.definitionId, t.seq),
+    index("jobs_definition_state_seq").on(t.definitionId, t.state, t.seq),
+    index("jobs_owner_seq").on(t.owner, t.seq),
+    // seq is the rowid; this index holds it densely, so paging deep into
+    // the list walks a few thousand index pages instead of every row.
+    index("jobs_seq").on(t.seq),
   ],
 );
 

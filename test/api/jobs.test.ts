@@ -257,11 +257,19 @@ describe("waiting and listing", () => {
     expect(page.body.objects.map((j: any) => j.id)).toEqual(newestFirst.slice(1, 3));
     expect(page.body.meta).toEqual({
       limit: 2,
-      next: "/api/job/?process_definition=listed&limit=2&offset=3",
+      // The next link carries the last row as a cursor, so deep pages cost what the first does.
+      next: `/api/job/?process_definition=listed&limit=2&offset=3&before=${newestFirst[2]}`,
       offset: 1,
       previous: "/api/job/?process_definition=listed&limit=2&offset=0",
       total_count: 4,
     });
+    const next = await f.json("GET", page.body.meta.next);
+    expect(next.body.objects.map((j: any) => j.id)).toEqual(newestFirst.slice(3));
+    expect(next.body.meta.offset).toBe(3);
+    expect(next.body.meta.next).toBeNull();
+    const bad = await f.json("GET", "/api/job/?before=nosuchjob");
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.fields).toEqual([{ path: "before", message: expect.stringContaining("id of a job") }]);
     const finishedTr = await f.json("GET", "/api/job/?state=FINISHED&process_definition=tr&limit=1000");
     expect(finishedTr.body.objects.length).toBe(finishedTr.body.meta.total_count);
     expect(finishedTr.body.objects.every((j: any) => j.state === "FINISHED" && j.process_definition_name === "tr")).toBe(true);

@@ -64,8 +64,15 @@ export function jobRoutes(app: App) {
       if (!def) throw invalid(`no process definition ${JSON.stringify(ref)}`, [{ path: "process_definition", message: "no such definition" }]);
       definitionId = def.id;
     }
-    const { rows, total } = app.jobs.list({ states: states as JobState[], definitionId }, limit, offset, c.get("actor"));
-    return c.json(envelope(new URL(c.req.url), limit, offset, total, rows.map(present)));
+    const before = c.req.query("before");
+    let beforeSeq: number | undefined;
+    if (before) {
+      beforeSeq = app.store.jobs.seqOf(before);
+      if (beforeSeq === undefined) throw invalid(`no job ${JSON.stringify(before)} to page from`, [{ path: "before", message: "must be the id of a job (the next link gives it)" }]);
+    }
+    // With a cursor, the page starts right after it; offset only numbers it.
+    const { rows, total } = app.jobs.list({ states: states as JobState[], definitionId, beforeSeq }, limit, beforeSeq === undefined ? offset : 0, c.get("actor"));
+    return c.json(envelope(new URL(c.req.url), limit, offset, total, rows.map(present), rows.at(-1)?.id));
   });
 
   r.get("/:id", async (c) => {

@@ -1,0 +1,36 @@
+/**
+ * The benchmark runs once on tiny sizes so it cannot rot: every case must
+ * produce its row against the compiled binary. Its figures are not judged
+ * here (timed tests lie on noisy machines); scripts/bench is where they are.
+ */
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { ROOT } from "./helpers/index.ts";
+
+test("scripts/bench --tiny prints a row for every case", async () => {
+  const proc = Bun.spawn({ cmd: [process.execPath, join(ROOT, "scripts/bench.ts"), "--tiny"], cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  expect(code, err).toBe(0);
+  for (const row of [
+    /^\| throughput, \/bin\/true .*\| \d+ jobs\/s \| Bun\.spawn ×2: \d+\/s; xargs -P2: \d+\/s \|/m,
+    /^\| throughput, sh -c .*\| \d+ jobs\/s \|/m,
+    /^\| submit latency POST \/api\/job\/, 1 client .*\| [\d.]+ ms \/ [\d.]+ ms \|/m,
+    /^\| submit latency POST \/api\/job\/, 50 clients .*\| [\d.]+ ms \/ [\d.]+ ms \|/m,
+    /^\| dispatch latency.*\| [\d.]+ ms \/ [\d.]+ ms \|/m,
+    /^\| store at 5,000 jobs: GET first page .*\| [\d.]+ ms \/ [\d.]+ ms \|/m,
+    /^\| store at 5,000 jobs: GET filtered page/m,
+    /^\| store at 5,000 jobs: GET page \d+, following next links/m,
+    /^\| store at 5,000 jobs: GET page at \?offset=4500 alone/m,
+    /^\| store at 5,000 jobs: GET one job/m,
+    /^\| store: database size per job .*\| \d+ B \|/m,
+    /^\| RSS idle \| [\d.]+ MB \|/m,
+    /^\| RSS with 500 queued jobs \| [\d.]+ MB \|/m,
+    /^\| RSS peak while a job writes .* \| [\d.]+ MB \|/m,
+    /^\| binary size \| [\d.]+ MB \|/m,
+    /^\| exec → first HTTP 200, empty data dir \(median\) \| [\d.]+ ms \|/m,
+  ]) {
+    expect(out).toMatch(row);
+  }
+  // The stdout case reads back exactly what the job wrote, or it is marked unmet.
+  expect(out).toContain("- bun: ");
+}, 180_000);
