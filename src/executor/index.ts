@@ -66,6 +66,7 @@ export class Executor {
     this.accepting = true;
     this.unsubscribe = this.store.events.subscribe((e) => {
       if (e.id !== undefined && this.uncommitted.get(e.id) === e.type) this.uncommitted.delete(e.id);
+      if (e.type === "cancelled" || e.type === "deleted") this.files.forgetPrepared(e.id!);
       if (e.type === "queued" || e.type === "executor.ready") this.scheduleDispatch();
       else if (e.type === "waiting") this.armWaitingTimer();
     });
@@ -104,10 +105,13 @@ export class Executor {
 
   private dispatch(): void {
     while (this.accepting && this.freeThreads.length > 0) {
-      const ids = this.queue.claim(this.freeThreads.length, this.uncommitted);
-      if (ids.length === 0) return;
-      for (const id of ids) this.launch(id);
+      const offered = this.queue.claim(this.freeThreads.length, this.uncommitted);
+      if (offered.length === 0) return;
+      for (const o of offered) this.launch(o.id);
     }
+    // Every slot is busy: make the next jobs' workdirs now, so that when a
+    // slot frees its next process starts without waiting for a mkdir.
+    if (this.accepting) for (const o of this.queue.claim(this.opts.slots, this.uncommitted)) this.files.prepareWorkDir(o.id, o.attempt);
   }
 
   private definitionFor(definitionId: number, version: number): ResolvedDefinition {

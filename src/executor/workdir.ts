@@ -46,17 +46,44 @@ export class JobFiles {
     return meta?.path ? join(this.jobDir(id), meta.path) : join(this.outputsDir(id), name);
   }
 
-  /** Makes an attempt's workdir: one mkdir, off the event loop's thread (it costs more than a spawn here). */
+  /** Workdirs made ahead of their attempt, by path. */
+  private readonly prepared = new Map<string, Promise<void>>();
+
+  /** Starts making an attempt's workdir ahead of time, off the event loop's thread. */
+  prepareWorkDir(id: string, attempt: number): void {
+    const dir = this.workDir(id, attempt);
+    if (this.prepared.has(dir)) return;
+    this.prepared.set(
+      dir,
+      mkdir(dir, { mode: 0o700 }).catch((e) => {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      }),
+    );
+  }
+
+  /** Forgets the workdirs prepared for a job that will not run. */
+  forgetPrepared(id: string): void {
+    for (const dir of this.prepared.keys()) if (dir.startsWith(this.workDir(id, 0).slice(0, -1))) this.prepared.delete(dir);
+  }
+
+  /**
+   * An attempt's workdir: one mkdir, off the event loop's thread (on these
+   * machines it costs more than the spawn), usually made ahead already.
+   */
   async makeWorkDir(id: string, attempt: number): Promise<string> {
     const dir = this.workDir(id, attempt);
-    await mkdir(dir, { mode: 0o700 });
+    this.prepareWorkDir(id, attempt);
+    const made = this.prepared.get(dir)!;
+    this.prepared.delete(dir);
+    await made;
     return dir;
   }
 
   /** Removes every file of a job: its directory and each attempt's workdir. */
   remove(id: string, attempts: number): void {
     rmSync(this.jobDir(id), { recursive: true, force: true });
-    for (let n = 1; n <= attempts; n++) rmSync(this.workDir(id, n), { recursive: true, force: true });
+    // One past the last attempt: its workdir may have been made ahead.
+    for (let n = 1; n <= attempts + 1; n++) rmSync(this.workDir(id, n), { recursive: true, force: true });
   }
 }
 

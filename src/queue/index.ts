@@ -5,16 +5,27 @@
  */
 import type { JobsRepo } from "../store/jobs-repo.ts";
 
+/** A job the queue offers, and the attempt it would be. */
+export interface Offered {
+  id: string;
+  attempt: number;
+}
+
 export interface Queue {
-  /** Up to `n` queued job ids for this instance to start now, oldest first, none of them in `exclude`. */
-  claim(n: number, exclude: ReadonlyMap<string, unknown>): string[];
+  /** Up to `n` queued jobs for this instance to start now, oldest first, none of them in `exclude`. */
+  claim(n: number, exclude: ReadonlyMap<string, unknown>): Offered[];
 }
 
 export class LocalQueue implements Queue {
   constructor(private readonly jobs: JobsRepo) {}
 
-  claim(n: number, exclude: ReadonlyMap<string, unknown>): string[] {
-    const ids = this.jobs.nextQueued(n + exclude.size);
-    return (exclude.size ? ids.filter((id) => !exclude.has(id)) : ids).slice(0, n);
+  claim(n: number, exclude: ReadonlyMap<string, unknown>): Offered[] {
+    const rows = this.jobs.nextQueued(n + exclude.size);
+    const offered: Offered[] = [];
+    for (const r of rows) {
+      if (offered.length === n) break;
+      if (!exclude.has(r.id)) offered.push({ id: r.id, attempt: r.attempts + 1 });
+    }
+    return offered;
   }
 }

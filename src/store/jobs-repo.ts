@@ -20,7 +20,7 @@ export class JobsRepo {
   constructor(private readonly db: Db) {
     this.byId = db.select().from(jobs).where(eq(jobs.id, sql.placeholder("id"))).prepare();
     this.queued = db
-      .select({ id: jobs.id })
+      .select({ id: jobs.id, attempts: jobs.attempts })
       .from(jobs)
       .where(eq(jobs.state, "QUEUED"))
       .orderBy(asc(jobs.seq))
@@ -51,13 +51,7 @@ export class JobsRepo {
    * of 900,000 walks index pages, not rows), then those rows.
    */
   list(f: JobFilter, limit: number, offset: number): JobRow[] {
-    const where = this.where(f);
-    // Unfiltered, SQLite would walk the table itself in rowid order; the seq index is far denser.
-    const plain = !f.states?.length && f.definitionId === undefined && f.owner === undefined;
-    const from = plain ? sql`${jobs} INDEXED BY jobs_seq` : sql`${jobs}`;
-    const page = this.db.all<{ seq: number }>(
-      sql`SELECT ${jobs.seq} AS seq FROM ${from} ${where ? sql`WHERE ${where}` : sql``} ORDER BY ${jobs.seq} DESC LIMIT ${limit} OFFSET ${offset}`,
-    );
+    const page = this.pageSeqs(f, limit, offset);
     if (page.length === 0) return [];
     return this.db
       .select()
@@ -65,6 +59,24 @@ export class JobsRepo {
       .where(inArray(jobs.seq, page.map((r) => r.seq)))
       .orderBy(desc(jobs.seq))
       .all();
+  }
+
+  private pageSeqs(f: JobFilter, limit: number, offset: number): { seq: number }[] {
+    if (f.states && f.states.length > 1) {
+      // Several states: each state's newest rows from its own index, merged.
+      // One IN (...) would collect and sort every matching row first.
+      const each = f.states.map((state) => sql`SELECT * FROM (${this.seqQuery({ ...f, states: [state] }, limit + offset, 0)})`);
+      return this.db.all(sql`SELECT seq FROM (${sql.join(each, sql` UNION ALL `)}) ORDER BY seq DESC LIMIT ${limit} OFFSET ${offset}`);
+    }
+    return this.db.all(this.seqQuery(f, limit, offset));
+  }
+
+  private seqQuery(f: JobFilter, limit: number, offset: number): SQL {
+    const where = this.where(f);
+    // Unfiltered, SQLite would walk the table itself in rowid order; the seq index is far denser.
+    const plain = !f.states?.length && f.definitionId === undefined && f.owner === undefined;
+    const from = plain ? sql`${jobs} INDEXED BY jobs_seq` : sql`${jobs}`;
+    return sql`SELECT ${jobs.seq} AS seq FROM ${from} ${where ? sql`WHERE ${where}` : sql``} ORDER BY ${jobs.seq} DESC LIMIT ${limit} OFFSET ${offset}`;
   }
 
   /** A job's seq, for a cursor. */
@@ -97,8 +109,8 @@ export class JobsRepo {
   }
 
   /** The oldest queued jobs, at most `limit`. */
-  nextQueued(limit: number): string[] {
-    return this.queued.all({ limit }).map((r) => r.id);
+  nextQueued(limit: number): { id: string; attempts: number }[] {
+    return this.queued.all({ limit });
   }
 
   /** Waiting jobs whose backoff has elapsed. */
