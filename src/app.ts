@@ -10,8 +10,7 @@ import type { Config } from "./config.ts";
 import { newId } from "./domain/index.ts";
 import { Executor } from "./executor/index.ts";
 import { LocalQueue } from "./queue/index.ts";
-import { DefinitionService } from "./service/definitions.ts";
-import { JobService } from "./service/jobs.ts";
+import { DefinitionService, JobService } from "./service/index.ts";
 import { Store } from "./store/index.ts";
 import { VERSION } from "./version.ts";
 

@@ -4,7 +4,7 @@
  * ~50 ms of hashing), and API tokens (random, stored as SHA-256 only).
  */
 import type { Role, Store, UserRow } from "../store/index.ts";
-import type { Actor } from "../service/actor.ts";
+import type { Actor } from "../service/index.ts";
 
 const CACHE_MS = 5 * 60_000;
 

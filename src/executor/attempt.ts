@@ -91,7 +91,7 @@ export async function runAttempt(
     killGraceMs: env.killGraceMs,
     maxOutputBytes: env.maxOutputBytes,
     signal,
-    onSpawn: (pid, pidStart) => env.emit("execution.started", { executable, pid, pid_start: pidStart }),
+    onSpawn: (pid) => env.emit("execution.started", { executable, pid }),
   });
   const metrics: Metrics = result.metrics;
   if (result.outcome === "spawn-error") {

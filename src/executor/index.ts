@@ -4,10 +4,11 @@
  * recovery of what a crashed flue left running.
  */
 import { now, retryDelay, type FlueEvent, type ResolvedDefinition } from "../domain/index.ts";
-import type { Store } from "../store/index.ts";
+import type { JobRow, Store } from "../store/index.ts";
 import type { Queue } from "../queue/index.ts";
 import { runAttempt, type AttemptEnd } from "./attempt.ts";
-import { killOrphan } from "./process.ts";
+import { join } from "node:path";
+import { killLeftovers } from "./process.ts";
 import { JobFiles } from "./workdir.ts";
 
 export { JobFiles, isInside, isPlainFile } from "./workdir.ts";
@@ -81,14 +82,19 @@ export class Executor {
     else this.store.events.emit(e);
   }
 
-  /** Jobs left RUNNING by this instance when it died: kill their process groups, then retry or fail them. */
+  /**
+   * Jobs left RUNNING by this instance when it died: kill whatever of their
+   * processes is still alive, then retry or fail each by its policy.
+   */
   private recover(): void {
-    for (const job of this.store.jobs.runningOn(this.opts.instanceId)) {
-      if (job.pid !== null) killOrphan(job.pid, job.pidStart);
+    const jobs = this.store.jobs.runningOn(this.opts.instanceId);
+    const killed = killLeftovers(new Set(jobs.map((j) => j.id)), join(this.opts.dataDir, "work"));
+    for (const job of jobs) {
       const left = job.attempts < job.maxAttempts;
+      const n = killed.get(job.id) ?? 0;
       const reason =
         `flue stopped while attempt ${job.attempts} was running` +
-        (job.pid !== null ? `; its processes (group ${job.pid}) were stopped` : "") +
+        (n ? `; its ${n === 1 ? "process was" : `${n} processes were`} stopped` : "") +
         (left ? "; retrying" : "; no attempts left");
       this.emit({ type: left ? "queued" : "failed", id: job.id, reason, level: left ? "warning" : "error" }, true);
     }
@@ -107,7 +113,7 @@ export class Executor {
     while (this.accepting && this.freeThreads.length > 0) {
       const offered = this.queue.claim(this.freeThreads.length, this.uncommitted);
       if (offered.length === 0) return;
-      for (const o of offered) this.launch(o.id);
+      for (const o of offered) this.launch(o.job);
     }
     // Every slot is busy: make the next jobs' workdirs now, so that when a
     // slot frees its next process starts without waiting for a mkdir.
@@ -120,9 +126,8 @@ export class Executor {
     return def;
   }
 
-  private launch(jobId: string): void {
-    const job = this.store.jobs.get(jobId);
-    if (!job || job.state !== "QUEUED") return;
+  private launch(job: JobRow): void {
+    const jobId = job.id;
     const thread = this.freeThreads.pop()!;
     const attempt = job.attempts + 1;
     const controller = new AbortController();

@@ -4,7 +4,7 @@
  * timeout as SIGTERM then SIGKILL after a grace, cancel the same way, the
  * whole group killed when it ends, an output cap, and rusage metrics.
  */
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { constants } from "node:os";
@@ -25,8 +25,8 @@ export interface RunSpec {
   /** Bytes stdout and stderr may each reach before the process is stopped. */
   maxOutputBytes: number;
   signal?: AbortSignal;
-  /** Called once the process exists, with what recovery needs to find it again. */
-  onSpawn?: (pid: number, pidStart: string | null) => void;
+  /** Called once the process exists. */
+  onSpawn?: (pid: number) => void;
 }
 
 export type Outcome = "exited" | "signaled" | "timeout" | "cancelled" | "output-limit" | "spawn-error";
@@ -57,17 +57,6 @@ export interface RunResult {
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
-/** The start time of a process in clock ticks since boot, to tell it apart from a later one with the same pid. */
-export function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces and parentheses; fields after it are plain.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
 /** Signals a whole process group; false when none of it is left. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   try {
@@ -79,15 +68,39 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
 }
 
 /**
- * Kills the process group an earlier flue left running, if its leader is
- * still the process that was started (same pid and start time).
+ * The processes an earlier flue left running for these jobs, found by the
+ * FLUE_JOB_ID and FLUE_JOB_WORKDIR every job's process and its descendants
+ * inherit: a pid alone could have been reused, and a child that left its
+ * process group (setsid, a daemon) is found all the same. Killed with their
+ * process groups. Returns how many processes were found per job.
  */
-export function killOrphan(pid: number, pidStart: string | null): boolean {
-  const start = processStartTime(pid);
-  // A live process with that pid but another start time is not ours.
-  if (start !== null && pidStart !== null && start !== pidStart) return false;
-  // Otherwise kill the group, even if its leader is gone: its children may not be.
-  return signalGroup(pid, "SIGKILL");
+export function killLeftovers(jobIds: ReadonlySet<string>, workRoot: string): Map<string, number> {
+  const found = new Map<string, number>();
+  if (jobIds.size === 0) return found;
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return found;
+  }
+  const marker = `FLUE_JOB_WORKDIR=${workRoot}/`;
+  for (const pid of pids) {
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, "latin1");
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    if (!environ.includes(marker)) continue;
+    const id = /(?:^|\0)FLUE_JOB_ID=([^\0]*)/.exec(environ)?.[1];
+    if (id === undefined || !jobIds.has(id)) continue;
+    signalGroup(Number(pid), "SIGKILL");
+    try {
+      process.kill(Number(pid), "SIGKILL");
+    } catch {}
+    found.set(id, (found.get(id) ?? 0) + 1);
+  }
+  return found;
 }
 
 const zeroMetrics = (wall: number): Metrics => ({ wall, user: 0, system: 0, max_rss: null });
@@ -199,7 +212,7 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
     if (inFd !== undefined) closeSync(inFd);
   }
   const pid = proc.pid;
-  spec.onSpawn?.(pid, processStartTime(pid));
+  spec.onSpawn?.(pid);
   const rss = sample(pid);
 
   let outcome: Outcome | undefined;

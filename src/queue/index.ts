@@ -3,12 +3,13 @@
  * jobs table in submission order. The fleet implements the same interface
  * over JetStream.
  */
-import type { JobsRepo } from "../store/jobs-repo.ts";
+import type { JobRow, JobsRepo } from "../store/index.ts";
 
-/** A job the queue offers, and the attempt it would be. */
+/** A job the queue offers, as it is in the store, and the attempt it would be. */
 export interface Offered {
   id: string;
   attempt: number;
+  job: JobRow;
 }
 
 export interface Queue {
@@ -24,7 +25,7 @@ export class LocalQueue implements Queue {
     const offered: Offered[] = [];
     for (const r of rows) {
       if (offered.length === n) break;
-      if (!exclude.has(r.id)) offered.push({ id: r.id, attempt: r.attempts + 1 });
+      if (!exclude.has(r.id)) offered.push({ id: r.id, attempt: r.attempts + 1, job: r });
     }
     return offered;
   }

@@ -20,7 +20,7 @@ export class JobsRepo {
   constructor(private readonly db: Db) {
     this.byId = db.select().from(jobs).where(eq(jobs.id, sql.placeholder("id"))).prepare();
     this.queued = db
-      .select({ id: jobs.id, attempts: jobs.attempts })
+      .select()
       .from(jobs)
       .where(eq(jobs.state, "QUEUED"))
       .orderBy(asc(jobs.seq))
@@ -109,7 +109,8 @@ export class JobsRepo {
   }
 
   /** The oldest queued jobs, at most `limit`. */
-  nextQueued(limit: number): { id: string; attempts: number }[] {
+  /** The oldest queued jobs, at most `limit`, whole: the executor starts them from these rows. */
+  nextQueued(limit: number): JobRow[] {
     return this.queued.all({ limit });
   }
 

@@ -63,11 +63,11 @@ test("kill -9 while jobs run and wait: orphans killed, running jobs failed or re
   // No retries left: FAILED, saying flue stopped while it ran.
   const failed = await jobIn(second, failing, "FAILED");
   expect(failed.attempts).toBe(1);
-  expect(texts(failed)).toMatch(/flue stopped while attempt 1 was running.*no attempts left/);
+  expect(texts(failed)).toMatch(/flue stopped while attempt 1 was running; its (process was|\d+ processes were) stopped; no attempts left/);
 
   // One retry: runs again as attempt 2, with the same message and "retrying".
   const again = await jobWhere(second, rerun, (j) => j.state === "RUNNING" && j.attempts === 2);
-  expect(texts(again)).toMatch(/flue stopped while attempt 1 was running.*retrying/);
+  expect(texts(again)).toMatch(/flue stopped while attempt 1 was running; its (process was|\d+ processes were) stopped; retrying/);
   await eventually(() => pidsWith(twice.marker).length === 2);
 
   // Every queued job runs to the end, on the slot left free.

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { invalid, isValidPattern, routingKey, topicMatcher, type FlueEvent } from "../../domain/index.ts";
-import { seesAll } from "../../service/actor.ts";
+import { seesAll } from "../../service/index.ts";
 import type { App, HonoEnv } from "../env.ts";
 
 const HEARTBEAT_MS = 15_000;

@@ -3,7 +3,7 @@ import { Hono, type Context } from "hono";
 import { stream } from "hono/streaming";
 import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
 import { invalid, isFinal, JOB_STATES, type JobState } from "../../domain/index.ts";
-import { parseRef } from "../../service/definitions.ts";
+import { parseRef } from "../../service/index.ts";
 import type { OutputMeta } from "../../executor/index.ts";
 import type { JobRow } from "../../store/index.ts";
 import { readJson } from "../errors.ts";
