@@ -63,6 +63,21 @@ export function canonicalize(raw: unknown, at = "definition"): { value: unknown;
   return { value: d, errors };
 }
 
+/**
+ * Keys that name an object's prototype: valibot's records drop them without
+ * a word, so `{"environment": {"__proto__": ...}}` would vanish silently.
+ */
+function forbiddenKeys(value: unknown, at: string, depth = 0): FieldError[] {
+  if (typeof value !== "object" || value === null || depth > 8) return [];
+  const errors: FieldError[] = [];
+  for (const key of Object.keys(value)) {
+    const path = join(at, key);
+    if (key === "__proto__" || key === "constructor" || key === "prototype") errors.push({ path, message: `"${key}" is not allowed as a name` });
+    else errors.push(...forbiddenKeys((value as Record<string, unknown>)[key], path, depth + 1));
+  }
+  return errors;
+}
+
 /** What the executor needs of a definition, defaults filled. */
 export interface ResolvedDefinition {
   exec: string;
@@ -130,7 +145,7 @@ export function validateDefinition(
 ): { definition?: Definition; resolved?: ResolvedDefinition; errors: FieldError[] } {
   if (!isObject(raw)) return { errors: [{ path: at, message: "definition must be an object" }] };
   const canon = canonicalize(raw, at);
-  const errors = [...canon.errors];
+  const errors = [...canon.errors, ...forbiddenKeys(raw, at)];
   const parsed = v.safeParse(DefinitionSchema, canon.value, { abortEarly: false });
   if (!parsed.success) errors.push(...issuesToFields(parsed.issues, at));
   // Checks go on over what is valid, so one answer lists every problem.

@@ -227,3 +227,11 @@ describe("validateDefinition rejects", () => {
     expect(validateDefinition({ exec: "x", argv: ["${x}"] }, "d").errors.map((e) => e.path)).toEqual(["d.argv.0"]);
   });
 });
+
+test("prototype names are refused, not silently dropped", () => {
+  const raw = JSON.parse('{"exec": "/x", "environment": {"__proto__": {"A": "1"}}, "parameters": {"constructor": {"type": "string"}}}');
+  const r = validateDefinition(raw);
+  expect(r.definition).toBeUndefined();
+  expect(r.errors).toContainEqual({ path: "definition.environment.__proto__", message: '"__proto__" is not allowed as a name' });
+  expect(r.errors).toContainEqual({ path: "definition.parameters.constructor", message: '"constructor" is not allowed as a name' });
+});
