@@ -2,6 +2,7 @@
 import { and, count, desc, eq, sql } from "drizzle-orm";
 import { resolveDefinition, type Definition, type ResolvedDefinition } from "../domain/index.ts";
 import type { Db } from "./db.ts";
+import { lazy } from "./lazy.ts";
 import { definitions, definitionVersions, type DefinitionRow } from "./schema.ts";
 
 const now = () => Date.now() / 1000;
@@ -13,13 +14,19 @@ export class DefinitionsRepo {
   private readonly resolvedCache = new Map<string, ResolvedDefinition>();
 
   constructor(private readonly db: Db) {
-    this.byId = db.select().from(definitions).where(eq(definitions.id, sql.placeholder("id"))).prepare();
-    this.byName = db.select().from(definitions).where(eq(definitions.name, sql.placeholder("name"))).prepare();
-    this.version = db
-      .select()
-      .from(definitionVersions)
-      .where(and(eq(definitionVersions.definitionId, sql.placeholder("id")), eq(definitionVersions.version, sql.placeholder("version"))))
-      .prepare();
+    this.byId = lazy(() =>
+      db.select().from(definitions).where(eq(definitions.id, sql.placeholder("id"))).prepare(),
+    );
+    this.byName = lazy(() =>
+      db.select().from(definitions).where(eq(definitions.name, sql.placeholder("name"))).prepare(),
+    );
+    this.version = lazy(() =>
+      db
+        .select()
+        .from(definitionVersions)
+        .where(and(eq(definitionVersions.definitionId, sql.placeholder("id")), eq(definitionVersions.version, sql.placeholder("version"))))
+        .prepare(),
+    );
   }
 
   list(limit: number, offset: number, search?: string): { rows: DefinitionRow[]; total: number } {
@@ -31,12 +38,12 @@ export class DefinitionsRepo {
 
   /** By numeric id, or by name. */
   find(ref: string | number): DefinitionRow | undefined {
-    if (typeof ref === "number" || /^\d+$/.test(ref)) return this.byId.get({ id: Number(ref) });
-    return this.byName.get({ name: ref });
+    if (typeof ref === "number" || /^\d+$/.test(ref)) return this.byId().get({ id: Number(ref) });
+    return this.byName().get({ name: ref });
   }
 
   nameTaken(name: string, exceptId?: number): boolean {
-    const row = this.byName.get({ name });
+    const row = this.byName().get({ name });
     return row !== undefined && row.id !== exceptId;
   }
 
@@ -85,7 +92,7 @@ export class DefinitionsRepo {
   }
 
   getVersion(id: number, version: number): Definition | undefined {
-    return this.version.get({ id, version })?.definition as Definition | undefined;
+    return this.version().get({ id, version })?.definition as Definition | undefined;
   }
 
   versions(id: number) {

@@ -2,6 +2,7 @@
 import { and, asc, desc, eq, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
 import type { JobState } from "../domain/index.ts";
 import type { Db } from "./db.ts";
+import { lazy } from "./lazy.ts";
 import { jobCounts, jobs, type JobRow } from "./schema.ts";
 
 export interface JobFilter {
@@ -18,23 +19,29 @@ export class JobsRepo {
   private readonly due;
 
   constructor(private readonly db: Db) {
-    this.byId = db.select().from(jobs).where(eq(jobs.id, sql.placeholder("id"))).prepare();
-    this.queued = db
-      .select()
-      .from(jobs)
-      .where(eq(jobs.state, "QUEUED"))
-      .orderBy(asc(jobs.seq))
-      .limit(sql.placeholder("limit"))
-      .prepare();
-    this.due = db
-      .select({ id: jobs.id })
-      .from(jobs)
-      .where(and(eq(jobs.state, "WAITING"), lte(jobs.notBefore, sql.placeholder("now"))))
-      .prepare();
+    this.byId = lazy(() =>
+      db.select().from(jobs).where(eq(jobs.id, sql.placeholder("id"))).prepare(),
+    );
+    this.queued = lazy(() =>
+      db
+        .select()
+        .from(jobs)
+        .where(eq(jobs.state, "QUEUED"))
+        .orderBy(asc(jobs.seq))
+        .limit(sql.placeholder("limit"))
+        .prepare(),
+    );
+    this.due = lazy(() =>
+      db
+        .select({ id: jobs.id })
+        .from(jobs)
+        .where(and(eq(jobs.state, "WAITING"), lte(jobs.notBefore, sql.placeholder("now"))))
+        .prepare(),
+    );
   }
 
   get(id: string): JobRow | undefined {
-    return this.byId.get({ id });
+    return this.byId().get({ id });
   }
 
   private where(f: JobFilter): SQL | undefined {
@@ -111,12 +118,12 @@ export class JobsRepo {
   /** The oldest queued jobs, at most `limit`. */
   /** The oldest queued jobs, at most `limit`, whole: the executor starts them from these rows. */
   nextQueued(limit: number): JobRow[] {
-    return this.queued.all({ limit });
+    return this.queued().all({ limit });
   }
 
   /** Waiting jobs whose backoff has elapsed. */
   dueWaiting(now: number): string[] {
-    return this.due.all({ now }).map((r) => r.id);
+    return this.due().all({ now }).map((r) => r.id);
   }
 
   /** Jobs this instance was running when it stopped. */

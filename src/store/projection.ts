@@ -33,6 +33,30 @@ interface Known {
   definitionId: number;
 }
 
+const SQL = {
+  find: "SELECT seq, state, definition_id FROM jobs WHERE id = ?",
+  insert: `INSERT INTO jobs (id, definition_id, definition_version, definition_name, state, owner, parameters, inputs, created_at, max_attempts, messages, outputs)
+    VALUES (?1, ?2, ?3, ?4, 'NEW', ?5, ?6, ?7, ?8, ?9, '[]', '{}')`,
+  count: `INSERT INTO job_counts (definition_id, state, n) VALUES (?1, ?2, ?3)
+    ON CONFLICT (definition_id, state) DO UPDATE SET n = n + ?3`,
+  // ?1 seq, ?2 timestamp; further parameters per statement.
+  toState: {
+    QUEUED: "UPDATE jobs SET state = 'QUEUED', queued_at = ?2, not_before = NULL, pid = NULL WHERE seq = ?1",
+    RUNNING: "UPDATE jobs SET state = 'RUNNING', started_at = ?2, attempts = ?3, instance = ?4, thread = ?5, exit_status = NULL, metrics = NULL WHERE seq = ?1",
+    WAITING: "UPDATE jobs SET state = 'WAITING', not_before = ?3, pid = NULL WHERE seq = ?1",
+    FINISHED: "UPDATE jobs SET state = 'FINISHED', finished_at = ?2, pid = NULL WHERE seq = ?1",
+    FAILED: "UPDATE jobs SET state = 'FAILED', finished_at = ?2, pid = NULL WHERE seq = ?1",
+    CANCELLED: "UPDATE jobs SET state = 'CANCELLED', finished_at = ?2, pid = NULL WHERE seq = ?1",
+  } as Record<string, string>,
+  addMessage: "UPDATE jobs SET messages = json_insert(messages, '$[#]', json(?2)) WHERE seq = ?1",
+  execStarted: "UPDATE jobs SET pid = ?2 WHERE seq = ?1",
+  execFinished: "UPDATE jobs SET exit_status = ?2, metrics = ?3, pid = NULL WHERE seq = ?1",
+  stagedOut: "UPDATE jobs SET outputs = ?2 WHERE seq = ?1",
+  updated: "UPDATE jobs SET parameters = ?2, inputs = ?3 WHERE seq = ?1",
+  remove: "DELETE FROM jobs WHERE seq = ?",
+  removeEvents: "DELETE FROM events WHERE job_seq = ?",
+};
+
 /** How many jobs in flight the projection remembers; others are looked up. */
 const KNOWN_MAX = 50_000;
 
@@ -40,52 +64,17 @@ export class Projection {
   private readonly known = new Map<string, Known>();
   /** `${definitionId}\t${state}` → change of the count in this batch. */
   private readonly deltas = new Map<string, number>();
-  private readonly find: Statement<{ seq: number; state: string; definition_id: number }, [string]>;
-  private readonly insert: Statement;
-  private readonly count: Statement;
-  private readonly toState: Record<string, Statement>;
-  private readonly addMessage: Statement;
-  private readonly execStarted: Statement;
-  private readonly execFinished: Statement;
-  private readonly stagedOut: Statement;
-  private readonly updated: Statement;
-  private readonly remove: Statement;
-  private readonly removeEvents: Statement;
+  /** Statements compile on first use (bun:sqlite caches them by text): start-up stays short. */
+  constructor(private readonly db: Database) {}
 
-  constructor(db: Database) {
-    this.find = db.query("SELECT seq, state, definition_id FROM jobs WHERE id = ?");
-    this.insert = db.query(
-      `INSERT INTO jobs (id, definition_id, definition_version, definition_name, state, owner, parameters, inputs, created_at, max_attempts, messages, outputs)
-       VALUES (?1, ?2, ?3, ?4, 'NEW', ?5, ?6, ?7, ?8, ?9, '[]', '{}')`,
-    );
-    this.count = db.query(
-      `INSERT INTO job_counts (definition_id, state, n) VALUES (?1, ?2, ?3)
-       ON CONFLICT (definition_id, state) DO UPDATE SET n = n + ?3`,
-    );
-    // ?1 seq, ?2 timestamp; further parameters per statement.
-    this.toState = {
-      QUEUED: db.query("UPDATE jobs SET state = 'QUEUED', queued_at = ?2, not_before = NULL, pid = NULL, pid_start = NULL WHERE seq = ?1"),
-      RUNNING: db.query(
-        "UPDATE jobs SET state = 'RUNNING', started_at = ?2, attempts = ?3, instance = ?4, thread = ?5, exit_status = NULL, metrics = NULL WHERE seq = ?1",
-      ),
-      WAITING: db.query("UPDATE jobs SET state = 'WAITING', not_before = ?3, pid = NULL, pid_start = NULL WHERE seq = ?1"),
-      FINISHED: db.query("UPDATE jobs SET state = 'FINISHED', finished_at = ?2, pid = NULL, pid_start = NULL WHERE seq = ?1"),
-      FAILED: db.query("UPDATE jobs SET state = 'FAILED', finished_at = ?2, pid = NULL, pid_start = NULL WHERE seq = ?1"),
-      CANCELLED: db.query("UPDATE jobs SET state = 'CANCELLED', finished_at = ?2, pid = NULL, pid_start = NULL WHERE seq = ?1"),
-    };
-    this.addMessage = db.query("UPDATE jobs SET messages = json_insert(messages, '$[#]', json(?2)) WHERE seq = ?1");
-    this.execStarted = db.query("UPDATE jobs SET pid = ?2, pid_start = ?3 WHERE seq = ?1");
-    this.execFinished = db.query("UPDATE jobs SET exit_status = ?2, metrics = ?3, pid = NULL, pid_start = NULL WHERE seq = ?1");
-    this.stagedOut = db.query("UPDATE jobs SET outputs = ?2 WHERE seq = ?1");
-    this.updated = db.query("UPDATE jobs SET parameters = ?2, inputs = ?3 WHERE seq = ?1");
-    this.remove = db.query("DELETE FROM jobs WHERE seq = ?");
-    this.removeEvents = db.query("DELETE FROM events WHERE job_seq = ?");
+  private st(sql: string): Statement {
+    return this.db.query(sql);
   }
 
   private lookup(id: string): Known | undefined {
     const hit = this.known.get(id);
     if (hit) return hit;
-    const row = this.find.get(id);
+    const row = (this.st(SQL.find) as Statement<{ seq: number; state: string; definition_id: number }, [string]>).get(id);
     return row ? { seq: row.seq, state: row.state, definitionId: row.definition_id } : undefined;
   }
 
@@ -110,7 +99,7 @@ export class Projection {
     for (const [key, n] of this.deltas) {
       if (n === 0) continue;
       const tab = key.indexOf("\t");
-      this.count.run(Number(key.slice(0, tab)), key.slice(tab + 1), n);
+      this.st(SQL.count).run(Number(key.slice(0, tab)), key.slice(tab + 1), n);
     }
     this.deltas.clear();
   }
@@ -128,7 +117,7 @@ export class Projection {
   apply(e: FlueEvent): number | null {
     if (e.id === undefined) return null;
     if (e.type === "created") {
-      const row = this.insert.run(
+      const row = this.st(SQL.insert).run(
         e.id,
         e.definition_id as number,
         e.definition_version as number,
@@ -150,8 +139,8 @@ export class Projection {
     if (e.type === "deleted") {
       this.shift(job.definitionId, job.state, -1);
       this.known.delete(e.id);
-      this.removeEvents.run(seq);
-      this.remove.run(seq);
+      this.st(SQL.removeEvents).run(seq);
+      this.st(SQL.remove).run(seq);
       return null;
     }
     const state = STATE_OF[e.type];
@@ -160,23 +149,23 @@ export class Projection {
         this.shift(job.definitionId, job.state, -1);
         this.shift(job.definitionId, state, 1);
       }
-      if (state === "RUNNING") this.toState.RUNNING.run(seq, e.timestamp, e.attempt as number, e.executor, e.thread ?? null);
-      else if (state === "WAITING") this.toState.WAITING.run(seq, e.timestamp, (e.until as number | undefined) ?? null);
-      else this.toState[state].run(seq, e.timestamp);
+      if (state === "RUNNING") this.st(SQL.toState.RUNNING).run(seq, e.timestamp, e.attempt as number, e.executor, e.thread ?? null);
+      else if (state === "WAITING") this.st(SQL.toState.WAITING).run(seq, e.timestamp, (e.until as number | undefined) ?? null);
+      else this.st(SQL.toState[state]).run(seq, e.timestamp);
       this.remember(e.id, { ...job, state });
     } else {
       switch (e.type) {
         case "execution.started":
-          this.execStarted.run(seq, (e.pid as number | undefined) ?? null, (e.pid_start as string | undefined) ?? null);
+          this.st(SQL.execStarted).run(seq, (e.pid as number | undefined) ?? null);
           break;
         case "execution.finished":
-          this.execFinished.run(seq, (e.exit_status as number | null | undefined) ?? null, JSON.stringify(e.metrics ?? null));
+          this.st(SQL.execFinished).run(seq, (e.exit_status as number | null | undefined) ?? null, JSON.stringify(e.metrics ?? null));
           break;
         case "stage-out.finished":
-          if (e.outputs) this.stagedOut.run(seq, JSON.stringify(e.outputs));
+          if (e.outputs) this.st(SQL.stagedOut).run(seq, JSON.stringify(e.outputs));
           break;
         case "updated":
-          this.updated.run(seq, JSON.stringify(e.parameters ?? {}), JSON.stringify(e.inputs ?? {}));
+          this.st(SQL.updated).run(seq, JSON.stringify(e.parameters ?? {}), JSON.stringify(e.inputs ?? {}));
           break;
       }
     }
@@ -184,7 +173,7 @@ export class Projection {
     if (text !== undefined) {
       const level = (e.level as JobMessage["level"] | undefined) ?? (e.type === "failed" ? "error" : "info");
       const message: JobMessage = { at: e.timestamp, level, text };
-      this.addMessage.run(seq, JSON.stringify(message));
+      this.st(SQL.addMessage).run(seq, JSON.stringify(message));
     }
     return seq;
   }

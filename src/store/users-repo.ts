@@ -1,6 +1,7 @@
 /** Users and API tokens. Passwords and tokens are stored hashed only. */
 import { eq, sql } from "drizzle-orm";
 import type { Db } from "./db.ts";
+import { lazy } from "./lazy.ts";
 import { tokens, users, type TokenRow, type UserRow } from "./schema.ts";
 
 export type Role = UserRow["role"];
@@ -10,13 +11,17 @@ export class UsersRepo {
   private readonly byTokenHash;
 
   constructor(private readonly db: Db) {
-    this.byName = db.select().from(users).where(eq(users.username, sql.placeholder("username"))).prepare();
-    this.byTokenHash = db
-      .select({ token: tokens, user: users })
-      .from(tokens)
-      .innerJoin(users, eq(users.id, tokens.userId))
-      .where(eq(tokens.tokenHash, sql.placeholder("hash")))
-      .prepare();
+    this.byName = lazy(() =>
+      db.select().from(users).where(eq(users.username, sql.placeholder("username"))).prepare(),
+    );
+    this.byTokenHash = lazy(() =>
+      db
+        .select({ token: tokens, user: users })
+        .from(tokens)
+        .innerJoin(users, eq(users.id, tokens.userId))
+        .where(eq(tokens.tokenHash, sql.placeholder("hash")))
+        .prepare(),
+    );
   }
 
   count(): number {
@@ -24,7 +29,7 @@ export class UsersRepo {
   }
 
   find(username: string): UserRow | undefined {
-    return this.byName.get({ username });
+    return this.byName().get({ username });
   }
 
   create(username: string, passwordHash: string, role: Role): UserRow {
@@ -40,7 +45,7 @@ export class UsersRepo {
   }
 
   findToken(hash: string): { token: TokenRow; user: UserRow } | undefined {
-    return this.byTokenHash.get({ hash });
+    return this.byTokenHash().get({ hash });
   }
 
   touchToken(id: number): void {
