@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { renderTemplate, type FlueEvent, type ParameterValue, type ResolvedDefinition } from "../domain/index.ts";
-import type { JobRow } from "../store/index.ts";
+import type { QueuedJob } from "../store/index.ts";
 import { runProcess, type Metrics, type RunResult } from "./process.ts";
 import { prepareOutputs, StageError, stageIn, stageOut, type InputMeta, type StageContext } from "./stages.ts";
 import { resolveInside, type JobFiles } from "./workdir.ts";
@@ -34,7 +34,7 @@ function describe(r: RunResult): string {
 
 export async function runAttempt(
   env: AttemptEnv,
-  job: JobRow,
+  job: QueuedJob,
   def: ResolvedDefinition,
   attempt: number,
   signal: AbortSignal,

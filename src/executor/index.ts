@@ -4,7 +4,7 @@
  * recovery of what a crashed flue left running.
  */
 import { now, retryDelay, type FlueEvent, type ResolvedDefinition } from "../domain/index.ts";
-import type { JobRow, Store } from "../store/index.ts";
+import type { QueuedJob, Store } from "../store/index.ts";
 import type { Queue } from "../queue/index.ts";
 import { runAttempt, type AttemptEnd } from "./attempt.ts";
 import { join } from "node:path";
@@ -126,7 +126,7 @@ export class Executor {
     return def;
   }
 
-  private launch(job: JobRow): void {
+  private launch(job: QueuedJob): void {
     const jobId = job.id;
     const thread = this.freeThreads.pop()!;
     const attempt = job.attempts + 1;

@@ -3,13 +3,13 @@
  * jobs table in submission order. The fleet implements the same interface
  * over JetStream.
  */
-import type { JobRow, JobsRepo } from "../store/index.ts";
+import type { JobsRepo, QueuedJob } from "../store/index.ts";
 
 /** A job the queue offers, as it is in the store, and the attempt it would be. */
 export interface Offered {
   id: string;
   attempt: number;
-  job: JobRow;
+  job: QueuedJob;
 }
 
 export interface Queue {

@@ -9,7 +9,7 @@ import { UsersRepo } from "./users-repo.ts";
 export { SchemaTooNewError } from "./db.ts";
 export type { EventListener } from "./event-log.ts";
 export type { JobMessage } from "./projection.ts";
-export type { JobFilter, JobsRepo } from "./jobs-repo.ts";
+export type { JobFilter, JobsRepo, QueuedJob } from "./jobs-repo.ts";
 export type { Role } from "./users-repo.ts";
 export type { DefinitionRow, JobRow, TokenRow, UserRow } from "./schema.ts";
 export type { Db };

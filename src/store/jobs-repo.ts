@@ -13,6 +13,19 @@ export interface JobFilter {
   beforeSeq?: number;
 }
 
+/** What starting a job needs of it. */
+export type QueuedJob = Pick<JobRow, "id" | "attempts" | "maxAttempts" | "definitionId" | "definitionVersion" | "parameters" | "inputs">;
+
+interface QueuedRow {
+  id: string;
+  attempts: number;
+  max_attempts: number;
+  definition_id: number;
+  definition_version: number;
+  parameters: string;
+  inputs: string;
+}
+
 export class JobsRepo {
   private readonly byId;
   private readonly queued;
@@ -22,14 +35,12 @@ export class JobsRepo {
     this.byId = lazy(() =>
       db.select().from(jobs).where(eq(jobs.id, sql.placeholder("id"))).prepare(),
     );
+    // Raw, and only what starting a job needs: this runs once or twice per job.
     this.queued = lazy(() =>
-      db
-        .select()
-        .from(jobs)
-        .where(eq(jobs.state, "QUEUED"))
-        .orderBy(asc(jobs.seq))
-        .limit(sql.placeholder("limit"))
-        .prepare(),
+      db.$client.query<QueuedRow, [number]>(
+        `SELECT id, attempts, max_attempts, definition_id, definition_version, parameters, inputs
+         FROM jobs WHERE state = 'QUEUED' ORDER BY seq LIMIT ?`,
+      ),
     );
     this.due = lazy(() =>
       db
@@ -116,9 +127,19 @@ export class JobsRepo {
   }
 
   /** The oldest queued jobs, at most `limit`. */
-  /** The oldest queued jobs, at most `limit`, whole: the executor starts them from these rows. */
-  nextQueued(limit: number): JobRow[] {
-    return this.queued().all({ limit });
+  /** The oldest queued jobs, at most `limit`, with what starting them needs. */
+  nextQueued(limit: number): QueuedJob[] {
+    return this.queued()
+      .all(limit)
+      .map((r) => ({
+        id: r.id,
+        attempts: r.attempts,
+        maxAttempts: r.max_attempts,
+        definitionId: r.definition_id,
+        definitionVersion: r.definition_version,
+        parameters: JSON.parse(r.parameters),
+        inputs: JSON.parse(r.inputs),
+      }));
   }
 
   /** Waiting jobs whose backoff has elapsed. */
