@@ -67,15 +67,19 @@ export class JobFiles {
   }
 
   /**
-   * An attempt's workdir: one mkdir, off the event loop's thread (on these
-   * machines it costs more than the spawn), usually made ahead already.
+   * An attempt's workdir: one mkdir. While slots are busy it is made ahead on
+   * the thread pool (on these machines it costs more than the spawn).
    */
   async makeWorkDir(id: string, attempt: number): Promise<string> {
     const dir = this.workDir(id, attempt);
-    this.prepareWorkDir(id, attempt);
-    const made = this.prepared.get(dir)!;
-    this.prepared.delete(dir);
-    await made;
+    const made = this.prepared.get(dir);
+    if (made) {
+      this.prepared.delete(dir);
+      await made;
+    } else {
+      // Not made ahead: a slot was free and waiting, so a thread hop would only add latency.
+      makeDir(dir);
+    }
     return dir;
   }
 
