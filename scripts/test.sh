@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds the binary the
-# end-to-end tests run, then runs every test file.
+# end-to-end tests run, then runs every test file and ends with one line
+# "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 bun scripts/gen-migrations.ts --check
 bun run build
-exec bun test "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+bun test "$@" 2>&1 | tee "$log"
+code=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo '^ *[0-9]+ pass$' "$log" | tail -1 | tr -dc 0-9)
+failed=$(grep -Eo '^ *[0-9]+ fail$' "$log" | tail -1 | tr -dc 0-9)
+echo "${passed:-0} passed, ${failed:-0} failed"
+exit "$code"
