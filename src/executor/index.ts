@@ -185,7 +185,8 @@ export class Executor {
   private armWaitingTimer(): void {
     clearTimeout(this.waitingTimer);
     if (!this.accepting) return;
-    for (const id of this.store.jobs.dueWaiting(now())) this.emit({ type: "queued", id });
+    // Written at once, not batched: the next look at the store must not find them WAITING again.
+    for (const id of this.store.jobs.dueWaiting(now())) this.emit({ type: "queued", id }, true);
     const next = this.store.jobs.earliestWaiting();
     if (next !== undefined) {
       this.waitingTimer = setTimeout(() => this.armWaitingTimer(), Math.max(10, (next - now()) * 1000));
