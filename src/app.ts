@@ -11,7 +11,7 @@ import { newId } from "./domain/index.ts";
 import { Executor } from "./executor/index.ts";
 import { LocalQueue } from "./queue/index.ts";
 import { DefinitionService, JobService } from "./service/index.ts";
-import { Store } from "./store/index.ts";
+import { lockDataDir, Store } from "./store/index.ts";
 import { VERSION } from "./version.ts";
 
 export interface InstanceInfo {
@@ -29,10 +29,17 @@ export class App {
   readonly definitions: DefinitionService;
   readonly jobs: JobService;
   readonly instance: InstanceInfo;
+  private readonly unlock: () => void;
 
   constructor(readonly config: Config) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-    this.store = Store.open(join(config.dataDir, "flue.db"));
+    this.unlock = lockDataDir(config.dataDir);
+    try {
+      this.store = Store.open(join(config.dataDir, "flue.db"));
+    } catch (e) {
+      this.unlock();
+      throw e;
+    }
     // The instance id survives restarts: recovery finds this instance's jobs by it.
     let id = this.store.getMeta("instance_id");
     if (!id) {
@@ -59,6 +66,12 @@ export class App {
 
   async stop(graceMs: number): Promise<void> {
     await this.executor.shutdown(graceMs);
+    this.close();
+  }
+
+  /** Writes what is pending, closes the store and gives up the data dir. Safe to call twice. */
+  close(): void {
     this.store.close();
+    this.unlock();
   }
 }

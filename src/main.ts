@@ -6,7 +6,7 @@
 import { App } from "./app.ts";
 import { ConfigError, flagHelp, loadConfig } from "./config.ts";
 import { createHttp } from "./http/index.ts";
-import { SchemaTooNewError } from "./store/index.ts";
+import { DataDirLockedError, SchemaTooNewError } from "./store/index.ts";
 import { VERSION } from "./version.ts";
 
 const HELP = `flue ${VERSION} — a remote process execution engine in one file
@@ -43,7 +43,7 @@ async function serve(args: string[]): Promise<void> {
   try {
     app = new App(config);
   } catch (e) {
-    if (e instanceof SchemaTooNewError) fail(e.message, 1);
+    if (e instanceof SchemaTooNewError || e instanceof DataDirLockedError) fail(e.message, 1);
     fail(`cannot open the data dir ${config.dataDir}: ${(e as Error).message}`, 1);
   }
   const http = createHttp(app);
@@ -87,7 +87,7 @@ async function serve(args: string[]): Promise<void> {
     if (stopping) {
       console.log(`flue: ${signal} again, stopping running jobs now`);
       await app.executor.shutdown(0);
-      app.store.close();
+      app.close();
       process.exit(130);
     }
     stopping = true;

@@ -7,6 +7,7 @@ import { meta } from "./schema.ts";
 import { UsersRepo } from "./users-repo.ts";
 
 export { SchemaTooNewError } from "./db.ts";
+export { DataDirLockedError, lockDataDir } from "./lock.ts";
 export type { EventListener } from "./event-log.ts";
 export type { JobMessage } from "./projection.ts";
 export type { JobFilter, JobsRepo, QueuedJob } from "./jobs-repo.ts";
