@@ -3,7 +3,7 @@
  * topic pattern (`*` one word, `#` any number) and by who may see the job.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { basic, eventually, inProcess, TR_DEFINITION, type InProcess } from "../helpers/index.ts";
+import { basic, eventually, FINISHED_JOB_EVENTS, inProcess, TR_DEFINITION, type InProcess } from "../helpers/index.ts";
 
 let f: InProcess;
 const SUB = basic("sub", "sub-password");
@@ -70,18 +70,7 @@ async function twoJobs(streams: Stream[], auth = basic()) {
   return a;
 }
 
-const ALL = [
-  "created",
-  "queued",
-  "started",
-  "stage-in.started",
-  "stage-in.finished",
-  "execution.started",
-  "execution.finished",
-  "stage-out.started",
-  "stage-out.finished",
-  "finished",
-];
+const ALL = FINISHED_JOB_EVENTS;
 
 describe("the event stream", () => {
   test("job.*.finished sends the finished event and nothing else", async () => {

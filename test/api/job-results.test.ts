@@ -3,7 +3,7 @@
  * the reasons a FAILED job gives (exit status, timeout, spawn error, retries).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { inProcess, TR_DEFINITION, type InProcess } from "../helpers/index.ts";
+import { FINISHED_JOB_EVENTS, inProcess, TR_DEFINITION, type InProcess } from "../helpers/index.ts";
 
 let f: InProcess;
 const STDIO = { input_adapter: TR_DEFINITION.input_adapter, output_adapter: TR_DEFINITION.output_adapter };
@@ -57,18 +57,7 @@ describe("events", () => {
     const { status, body } = await f.json("GET", `/api/job/${job.id}/events/`);
     expect(status).toBe(200);
     const events = body.objects as any[];
-    expect(events.map((e) => e.type)).toEqual([
-      "created",
-      "queued",
-      "started",
-      "stage-in.started",
-      "stage-in.finished",
-      "execution.started",
-      "execution.finished",
-      "stage-out.started",
-      "stage-out.finished",
-      "finished",
-    ]);
+    expect(events.map((e) => e.type)).toEqual(FINISHED_JOB_EVENTS);
     expect(body.meta.total_count).toBe(events.length);
     let last = 0;
     for (const e of events) {

@@ -162,3 +162,17 @@ export async function eventually<T>(check: () => T | Promise<T>, ms = 10_000, ev
     await Bun.sleep(every);
   }
 }
+
+/** The events of a job that runs once and finishes, in order, as the executor seed lists them. */
+export const FINISHED_JOB_EVENTS = [
+  "created",
+  "queued",
+  "started",
+  "stage-in.started",
+  "stage-in.finished",
+  "execution.started",
+  "execution.finished",
+  "stage-out.started",
+  "stage-out.finished",
+  "finished",
+];
