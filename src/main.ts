@@ -47,7 +47,33 @@ async function serve(args: string[]): Promise<void> {
     fail(`cannot open the data dir ${config.dataDir}: ${(e as Error).message}`, 1);
   }
   const http = createHttp(app);
-  let server: ReturnType<typeof Bun.serve>;
+  let server: ReturnType<typeof Bun.serve> | undefined;
+  // Handlers first: a SIGTERM that arrives while flue starts must not kill it uncleanly.
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      console.log(`flue: ${signal} again, stopping running jobs now`);
+      await app.executor.shutdown(0);
+      app.close();
+      process.exit(130);
+    }
+    stopping = true;
+    const running = app.executor.busy;
+    console.log(`flue: ${signal}: no new jobs start; waiting up to ${config.shutdownGraceMs / 1000} s for ${running} running`);
+    // Stop listening now, but answer requests in flight while the jobs settle.
+    const drained = server?.stop() ?? Promise.resolve();
+    await app.executor.shutdown(config.shutdownGraceMs);
+    // Long polls (?wait=) on jobs that just ended are being answered; event
+    // streams and other long polls never end by themselves: close them.
+    await Promise.race([drained, Bun.sleep(DRAIN_MS)]);
+    await server?.stop(true);
+    await app.stop(0);
+    console.log("flue: stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+
   try {
     server = Bun.serve({
       hostname: config.host,
@@ -64,6 +90,7 @@ async function serve(args: string[]): Promise<void> {
   // The first answer goes out before recovery and the first admin's password
   // hash (a good part of a second): neither needs to hold up listening.
   await new Promise((resolve) => setImmediate(resolve));
+  if (stopping) return;
   app.start();
   const admin = await app.auth.ensureAdmin(config.adminUser, config.adminPassword);
 
@@ -82,30 +109,6 @@ async function serve(args: string[]): Promise<void> {
   }
   console.log(lines.join("\n"));
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) {
-      console.log(`flue: ${signal} again, stopping running jobs now`);
-      await app.executor.shutdown(0);
-      app.close();
-      process.exit(130);
-    }
-    stopping = true;
-    const running = app.executor.busy;
-    console.log(`flue: ${signal}: no new jobs start; waiting up to ${config.shutdownGraceMs / 1000} s for ${running} running`);
-    // Stop listening now, but answer requests in flight while the jobs settle.
-    const drained = server.stop();
-    await app.executor.shutdown(config.shutdownGraceMs);
-    // Long polls (?wait=) on jobs that just ended are being answered; event
-    // streams and other long polls never end by themselves: close them.
-    await Promise.race([drained, Bun.sleep(DRAIN_MS)]);
-    await server.stop(true);
-    await app.stop(0);
-    console.log("flue: stopped");
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
 }
 
 const [command, ...rest] = process.argv.slice(2);
