@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, builds the binary the
-# end-to-end tests run, then runs every test file and ends with one line
+# The whole test suite: installs what it needs, checks the types, builds the
+# binary the end-to-end tests run, then runs every test file and ends with one line
 # "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 bun scripts/gen-migrations.ts --check
+tsc --noEmit -p .
 bun run build
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

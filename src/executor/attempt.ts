@@ -4,7 +4,7 @@
  * decides what that means for the job (finish, retry, fail).
  */
 import { mkdirSync } from "node:fs";
-import { renderTemplate, type FlueEvent, type ParameterValue, type ResolvedDefinition } from "../domain/index.ts";
+import { renderTemplate, type ParameterValue, type ResolvedDefinition } from "../domain/index.ts";
 import type { QueuedJob } from "../store/index.ts";
 import { runProcess, type Metrics, type RunResult } from "./process.ts";
 import { prepareOutputs, StageError, stageIn, stageOut, type InputMeta, type StageContext } from "./stages.ts";

@@ -35,7 +35,7 @@ export class EventLog {
   private readonly forJob: Statement<StoredEvent, [string, number, number]>;
   private readonly appendTx: (events: FlueEvent[]) => void;
 
-  constructor(private readonly sqlite: Database) {
+  constructor(sqlite: Database) {
     this.projection = new Projection(sqlite);
     this.insert = sqlite.query(
       "INSERT INTO events (job_seq, type, timestamp, executor, thread, data) VALUES (?, ?, ?, ?, ?, ?)",

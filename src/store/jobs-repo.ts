@@ -1,5 +1,5 @@
 /** Reading jobs. Writing them is the projection's business (projection.ts). */
-import { and, asc, desc, eq, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
 import type { JobState } from "../domain/index.ts";
 import type { Db } from "./db.ts";
 import { lazy } from "./lazy.ts";
