@@ -85,13 +85,11 @@ async function serve(args: string[]): Promise<void> {
       idleTimeout: 0,
     });
   } catch (e) {
+    app.close(); // give the data dir back
     fail(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`, 1);
   }
-  // The first answer goes out before recovery and the first admin's password
-  // hash (a good part of a second): neither needs to hold up listening.
-  await new Promise((resolve) => setImmediate(resolve));
-  if (stopping) return;
   app.start();
+  // After listening: the first admin's password hash takes a good part of a second.
   const admin = await app.auth.ensureAdmin(config.adminUser, config.adminPassword);
 
   const shown = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;

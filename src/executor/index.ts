@@ -109,15 +109,16 @@ export class Executor {
     });
   }
 
+  /**
+   * One look at the queue: jobs for the free slots, and behind them as many
+   * again whose workdirs are made ahead, so that a slot that frees starts
+   * its next process without waiting for a mkdir.
+   */
   private dispatch(): void {
-    while (this.accepting && this.freeThreads.length > 0) {
-      const offered = this.queue.claim(this.freeThreads.length, this.uncommitted);
-      if (offered.length === 0) return;
-      for (const o of offered) this.launch(o.job);
-    }
-    // Every slot is busy: make the next jobs' workdirs now, so that when a
-    // slot frees its next process starts without waiting for a mkdir.
-    if (this.accepting) for (const o of this.queue.claim(this.opts.slots, this.uncommitted)) this.files.prepareWorkDir(o.id, o.attempt);
+    if (!this.accepting) return;
+    const free = this.freeThreads.length;
+    const offered = this.queue.claim(free + this.opts.slots, this.uncommitted);
+    offered.forEach((o, i) => (i < free ? this.launch(o.job) : this.files.prepareWorkDir(o.id, o.attempt)));
   }
 
   private definitionFor(definitionId: number, version: number): ResolvedDefinition {

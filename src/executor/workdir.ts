@@ -17,6 +17,9 @@ import { mkdir } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 
 export class JobFiles {
+  /** The workdir made ahead for a job's next attempt, by job id. */
+  private readonly prepared = new Map<string, { dir: string; made: Promise<Error | undefined> }>();
+
   constructor(readonly root: string) {
     mkdirSync(join(root, "jobs"), { recursive: true, mode: 0o700 });
     mkdirSync(join(root, "work"), { recursive: true, mode: 0o700 });
@@ -46,24 +49,21 @@ export class JobFiles {
     return meta?.path ? join(this.jobDir(id), meta.path) : join(this.outputsDir(id), name);
   }
 
-  /** Workdirs made ahead of their attempt, by path. */
-  private readonly prepared = new Map<string, Promise<void>>();
-
   /** Starts making an attempt's workdir ahead of time, off the event loop's thread. */
   prepareWorkDir(id: string, attempt: number): void {
     const dir = this.workDir(id, attempt);
-    if (this.prepared.has(dir)) return;
-    this.prepared.set(
-      dir,
-      mkdir(dir, { mode: 0o700 }).catch((e) => {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      }),
+    if (this.prepared.get(id)?.dir === dir) return;
+    // Never rejects: a failure is kept for makeWorkDir to throw, so nothing goes unhandled.
+    const made = mkdir(dir, { mode: 0o700 }).then(
+      () => undefined,
+      (e: NodeJS.ErrnoException) => (e.code === "EEXIST" ? undefined : e),
     );
+    this.prepared.set(id, { dir, made });
   }
 
-  /** Forgets the workdirs prepared for a job that will not run. */
+  /** Forgets the workdir prepared for a job that will not run. */
   forgetPrepared(id: string): void {
-    for (const dir of this.prepared.keys()) if (dir.startsWith(this.workDir(id, 0).slice(0, -1))) this.prepared.delete(dir);
+    this.prepared.delete(id);
   }
 
   /**
@@ -72,10 +72,11 @@ export class JobFiles {
    */
   async makeWorkDir(id: string, attempt: number): Promise<string> {
     const dir = this.workDir(id, attempt);
-    const made = this.prepared.get(dir);
-    if (made) {
-      this.prepared.delete(dir);
-      await made;
+    const ahead = this.prepared.get(id);
+    if (ahead?.dir === dir) {
+      this.prepared.delete(id);
+      const failed = await ahead.made;
+      if (failed) throw failed;
     } else {
       // Not made ahead: a slot was free and waiting, so a thread hop would only add latency.
       makeDir(dir);
