@@ -129,3 +129,27 @@ export async function concurrently(total: number, clients: number, fn: (i: numbe
   );
   return latencies;
 }
+
+/** What every case reads and adds to. */
+export interface Bench {
+  tiny: boolean;
+  N: {
+    throughput: number;
+    submit: number;
+    dispatch: number;
+    store: number;
+    storeQueries: number;
+    queued: number;
+    stdoutBytes: number;
+  };
+  rows: Row[];
+  log: (s: string) => void;
+}
+
+export async function bareServer(): Promise<{ url: string; pid: number; stop: () => void }> {
+  const code = `const s = Bun.serve({ port: 0, async fetch(r) { if (r.method === "POST") { const b = await r.json(); return Response.json({ id: 1, ...b }, { status: 201 }); } return new Response("ok"); } }); console.log("http://127.0.0.1:" + s.port);`;
+  const proc = Bun.spawn({ cmd: [process.execPath, "-e", code], stdout: "pipe", stderr: "inherit" });
+  const reader = proc.stdout.getReader();
+  const { value } = await reader.read();
+  return { url: new TextDecoder().decode(value).trim(), pid: proc.pid, stop: () => proc.kill() };
+}
