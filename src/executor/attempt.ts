@@ -39,6 +39,21 @@ export async function runAttempt(
   attempt: number,
   signal: AbortSignal,
 ): Promise<AttemptEnd> {
+  try {
+    return await attemptSteps(env, job, def, attempt, signal);
+  } finally {
+    // Its processes are gone (the group is killed when the leader exits).
+    env.files.recycleWorkDir(job.id, attempt);
+  }
+}
+
+async function attemptSteps(
+  env: AttemptEnv,
+  job: QueuedJob,
+  def: ResolvedDefinition,
+  attempt: number,
+  signal: AbortSignal,
+): Promise<AttemptEnd> {
   const { files } = env;
   const workdir = files.workDir(job.id, attempt);
   const vars: Record<string, string> = { job_id: job.id, workdir, attempt: String(attempt) };
@@ -50,7 +65,7 @@ export async function runAttempt(
   let stdin: string | null;
   const stageInBegan = performance.now();
   try {
-    await files.makeWorkDir(job.id, attempt);
+    files.makeWorkDir(job.id, attempt);
     const staged = await stageIn(ctx, def.inputs, job.inputs as Record<string, InputMeta>);
     stdin = staged.stdin;
     prepareOutputs(ctx, def.outputs);

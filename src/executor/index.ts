@@ -35,11 +35,10 @@ export class Executor {
   private readonly running = new Map<string, Running>();
   private readonly freeThreads: number[];
   /**
-   * Jobs whose latest state change this executor made is still in the event
-   * log's next batch, with that change's type: the store does not show it
-   * yet, so the queue must not offer them.
+   * Jobs started here whose `started` event is still in the event log's next
+   * batch: the store shows them QUEUED, so the queue must not offer them again.
    */
-  private readonly uncommitted = new Map<string, string>();
+  private readonly starting = new Map<string, true>();
   private accepting = false;
   private dispatchScheduled = false;
   private waitingTimer: Timer | undefined;
@@ -50,7 +49,7 @@ export class Executor {
     private readonly queue: Queue,
     private readonly opts: ExecutorOptions,
   ) {
-    this.files = new JobFiles(opts.dataDir);
+    this.files = new JobFiles(opts.dataDir, 2 * opts.slots + 8);
     this.freeThreads = Array.from({ length: opts.slots }, (_, i) => opts.slots - i);
   }
 
@@ -66,8 +65,7 @@ export class Executor {
     this.recover();
     this.accepting = true;
     this.unsubscribe = this.store.events.subscribe((e) => {
-      if (e.id !== undefined && this.uncommitted.get(e.id) === e.type) this.uncommitted.delete(e.id);
-      if (e.type === "cancelled" || e.type === "deleted") this.files.forgetPrepared(e.id!);
+      if (e.type === "started") this.starting.delete(e.id!);
       if (e.type === "queued" || e.type === "executor.ready") this.scheduleDispatch();
       else if (e.type === "waiting") this.armWaitingTimer();
     });
@@ -109,16 +107,10 @@ export class Executor {
     });
   }
 
-  /**
-   * One look at the queue: jobs for the free slots, and behind them as many
-   * again whose workdirs are made ahead, so that a slot that frees starts
-   * its next process without waiting for a mkdir.
-   */
+  /** One look at the queue for as many jobs as there are free slots. */
   private dispatch(): void {
-    if (!this.accepting) return;
-    const free = this.freeThreads.length;
-    const offered = this.queue.claim(free + this.opts.slots, this.uncommitted);
-    offered.forEach((o, i) => (i < free ? this.launch(o.job) : this.files.prepareWorkDir(o.id, o.attempt)));
+    if (!this.accepting || this.freeThreads.length === 0) return;
+    for (const o of this.queue.claim(this.freeThreads.length, this.starting)) this.launch(o.job);
   }
 
   private definitionFor(definitionId: number, version: number): ResolvedDefinition {
@@ -132,10 +124,8 @@ export class Executor {
     const thread = this.freeThreads.pop()!;
     const attempt = job.attempts + 1;
     const controller = new AbortController();
-    const emit = (type: string, fields: Record<string, unknown> = {}) => {
-      if (STATE_EVENTS.has(type)) this.uncommitted.set(jobId, type);
-      this.emit({ type, id: jobId, thread, ...fields });
-    };
+    const emit = (type: string, fields: Record<string, unknown> = {}) => this.emit({ type, id: jobId, thread, ...fields });
+    this.starting.set(jobId, true);
     emit("started", { attempt });
     const run = async (): Promise<AttemptEnd> => {
       let def: ResolvedDefinition;
@@ -228,4 +218,3 @@ export class Executor {
 }
 
 const SHUTDOWN = "flue is shutting down";
-const STATE_EVENTS = new Set(["started", "finished", "failed", "cancelled", "queued", "waiting"]);

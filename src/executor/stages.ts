@@ -6,7 +6,7 @@
 import { closeSync, copyFileSync, constants as fsc, mkdirSync, openSync, renameSync, statSync } from "node:fs";
 import { basename, dirname, relative } from "node:path";
 import { renderTemplate, soleVariable, type Binding } from "../domain/index.ts";
-import { isPlainFile, makeDir, resolveInside, type JobFiles } from "./workdir.ts";
+import { attemptFileName, isPlainFile, makeDir, resolveInside, type JobFiles } from "./workdir.ts";
 
 export interface InputMeta {
   source: "inline" | "upload" | "uri";
@@ -18,7 +18,7 @@ export interface InputMeta {
 export interface OutputMeta {
   size: number;
   file_name: string;
-  /** For a stream output: its attempt's log, relative to the job's directory. */
+  /** For a stream output: its attempt's log, relative to the data dir. */
   path?: string;
 }
 
@@ -75,7 +75,6 @@ export async function stageIn(
     const stored = ctx.files.input(ctx.jobId, b.name);
     if (b.mode === "stream") {
       if (m.source === "uri") {
-        makeDir(ctx.files.jobDir(ctx.jobId));
         stdin = ctx.files.attemptFile(ctx.jobId, ctx.attempt, "stdin");
         bytes += await download(m.uri!, stdin, ctx.signal);
       } else {
@@ -120,11 +119,10 @@ export function stageOut(ctx: StageContext, outputs: readonly Binding[]): { byte
       try {
         size = statSync(file).size;
       } catch {
-        makeDir(ctx.files.jobDir(ctx.jobId)); // a silent process made no log: its output is empty
-        closeSync(openSync(file, "w", 0o600));
+        closeSync(openSync(file, "w", 0o600)); // a silent process made no log: its output is empty
       }
       bytes += size;
-      kept[b.name] = { size, file_name: b.name, path: `attempt-${ctx.attempt}.${log}` };
+      kept[b.name] = { size, file_name: b.name, path: attemptFileName(ctx.jobId, ctx.attempt, log) };
       continue;
     }
     const from = ctx.vars[b.name];

@@ -4,7 +4,7 @@
  * `sleep` holds the next job in QUEUED.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { eventually, inProcess, TR_DEFINITION, type InProcess } from "../helpers/index.ts";
 
@@ -19,6 +19,8 @@ beforeAll(async () => {
     prefix: { exec: "/bin/sh", argv: ["-c", 'printf "%s:" "$1"; cat', "sh", "${prefix}"], parameters: { prefix: { required: true } }, ...STDIO },
     sleep: { exec: "sleep", argv: ["${seconds}"], parameters: { seconds: { default: "30", pattern: "[0-9.]+" } } },
     listed: { exec: "/bin/true" },
+    litter: { exec: "/bin/sh", argv: ["-c", "echo x > left-behind; echo done"] },
+    inode: { exec: "/bin/sh", argv: ["-c", "stat -c %i ."], output_adapter: TR_DEFINITION.output_adapter },
   };
   for (const [name, definition] of Object.entries(all)) {
     const res = await f.json("POST", "/api/process_definition/", { definition: { ...definition, name } });
@@ -187,10 +189,10 @@ describe("cancel and delete", () => {
     expect((await f.json("GET", `/api/job/${queued.id}/`)).body.state).toBe("CANCELLED");
   });
 
-  test("DELETE removes a finished job and its directory", async () => {
-    const { body } = await submit({ process_definition: "tr", inputs: { input_file: { content: "x" } } });
+  test("DELETE removes a finished job, its workdir and its logs", async () => {
+    const { body } = await submit({ process_definition: "litter" });
     await finished(body.id);
-    const dir = join(f.dataDir, "jobs", body.id);
+    const dir = join(f.dataDir, "logs", `${body.id}-1.stdout`);
     const work = join(f.dataDir, "work", `${body.id}-1`);
     expect(existsSync(dir)).toBe(true);
     expect(existsSync(work)).toBe(true);
@@ -203,11 +205,30 @@ describe("cancel and delete", () => {
     expect((await f.call("DELETE", `/api/job/${body.id}`)).status).toBe(404);
   });
 
+  test("a workdir left empty is reused by the next attempt; one left with files is kept", async () => {
+    const spareRoot = join(f.dataDir, "work", ".spare");
+    const first = (await submit({ process_definition: "tr", inputs: { input_file: { content: "x" } } })).body;
+    expect((await finished(first.id)).state).toBe("FINISHED");
+    expect(existsSync(join(f.dataDir, "work", `${first.id}-1`))).toBe(false);
+    const spares = readdirSync(spareRoot);
+    expect(spares.length).toBeGreaterThan(0);
+    const inodes = new Set(spares.map((s) => String(statSync(join(spareRoot, s)).ino)));
+    const second = (await submit({ process_definition: "inode" })).body;
+    expect((await finished(second.id)).state).toBe("FINISHED");
+    expect(inodes.has((await output(second.id)).trim())).toBe(true);
+
+    const kept = (await submit({ process_definition: "litter" })).body;
+    expect((await finished(kept.id)).state).toBe("FINISHED");
+    expect(readdirSync(join(f.dataDir, "work", `${kept.id}-1`))).toEqual(["left-behind"]);
+  });
+
   test("DELETE stops a running job first", async () => {
     const { id, pid } = await runningSleep();
+    const work = join(f.dataDir, "work", `${id}-1`);
+    expect(existsSync(work)).toBe(true);
     expect((await f.call("DELETE", `/api/job/${id}`)).status).toBe(204);
     await eventually(() => !alive(pid), 2000);
-    expect(existsSync(join(f.dataDir, "jobs", id))).toBe(false);
+    expect(existsSync(work)).toBe(false);
     expect((await f.json("GET", `/api/job/${id}/`)).status).toBe(404);
   });
 });
