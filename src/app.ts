@@ -48,7 +48,7 @@ export class App {
     }
     this.instance = { id, host: hostname(), version: VERSION, labels: [], startedAt: Date.now() / 1000 };
     this.auth = new Auth(this.store);
-    this.executor = new Executor(this.store, new LocalQueue(this.store.jobs), {
+    this.executor = new Executor(this.store, new LocalQueue(this.store.jobs, this.store.events), {
       instanceId: id,
       dataDir: config.dataDir,
       slots: config.slots,

@@ -8,7 +8,7 @@ import { UsersRepo } from "./users-repo.ts";
 
 export { SchemaTooNewError } from "./db.ts";
 export { DataDirLockedError, lockDataDir } from "./lock.ts";
-export type { EventListener } from "./event-log.ts";
+export type { EventListener, EventLog } from "./event-log.ts";
 export type { JobMessage } from "./projection.ts";
 export type { JobFilter, JobsRepo, QueuedJob } from "./jobs-repo.ts";
 export type { Role } from "./users-repo.ts";

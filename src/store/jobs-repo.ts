@@ -14,9 +14,10 @@ export interface JobFilter {
 }
 
 /** What starting a job needs of it. */
-export type QueuedJob = Pick<JobRow, "id" | "attempts" | "maxAttempts" | "definitionId" | "definitionVersion" | "parameters" | "inputs">;
+export type QueuedJob = Pick<JobRow, "seq" | "id" | "attempts" | "maxAttempts" | "definitionId" | "definitionVersion" | "parameters" | "inputs">;
 
 interface QueuedRow {
+  seq: number;
   id: string;
   attempts: number;
   max_attempts: number;
@@ -37,9 +38,9 @@ export class JobsRepo {
     );
     // Raw, and only what starting a job needs: this runs once or twice per job.
     this.queued = lazy(() =>
-      db.$client.query<QueuedRow, [number]>(
-        `SELECT id, attempts, max_attempts, definition_id, definition_version, parameters, inputs
-         FROM jobs WHERE state = 'QUEUED' ORDER BY seq LIMIT ?`,
+      db.$client.query<QueuedRow, [number, number]>(
+        `SELECT seq, id, attempts, max_attempts, definition_id, definition_version, parameters, inputs
+         FROM jobs WHERE state = 'QUEUED' AND seq > ? ORDER BY seq LIMIT ?`,
       ),
     );
     this.due = lazy(() =>
@@ -126,12 +127,12 @@ export class JobsRepo {
     return out;
   }
 
-  /** The oldest queued jobs, at most `limit`. */
-  /** The oldest queued jobs, at most `limit`, with what starting them needs. */
-  nextQueued(limit: number): QueuedJob[] {
+  /** The oldest queued jobs after `afterSeq`, at most `limit`, with what starting them needs. */
+  nextQueued(afterSeq: number, limit: number): QueuedJob[] {
     return this.queued()
-      .all(limit)
+      .all(afterSeq, limit)
       .map((r) => ({
+        seq: r.seq,
         id: r.id,
         attempts: r.attempts,
         maxAttempts: r.max_attempts,

@@ -19,6 +19,7 @@ beforeAll(async () => {
     prefix: { exec: "/bin/sh", argv: ["-c", 'printf "%s:" "$1"; cat', "sh", "${prefix}"], parameters: { prefix: { required: true } }, ...STDIO },
     sleep: { exec: "sleep", argv: ["${seconds}"], parameters: { seconds: { default: "30", pattern: "[0-9.]+" } } },
     listed: { exec: "/bin/true" },
+    quick: { exec: "/bin/true" },
     litter: { exec: "/bin/sh", argv: ["-c", "echo x > left-behind; echo done"] },
     inode: { exec: "/bin/sh", argv: ["-c", "stat -c %i ."], output_adapter: TR_DEFINITION.output_adapter },
   };
@@ -230,6 +231,31 @@ describe("cancel and delete", () => {
     await eventually(() => !alive(pid), 2000);
     expect(existsSync(work)).toBe(false);
     expect((await f.json("GET", `/api/job/${id}/`)).status).toBe(404);
+  });
+});
+
+describe("queue order", () => {
+  test("a job queued later from NEW still starts before newer queued jobs", async () => {
+    // C is older than B and D. B takes the slot; D is queued behind it; then C
+    // is queued from NEW. The queue must go back for C rather than go on after B.
+    const c = (await submit({ process_definition: "quick", state: "NEW" })).body;
+    const b = (await submit({ process_definition: "sleep", parameters: { seconds: "0.4" } })).body;
+    await eventually(async () => (await f.json("GET", `/api/job/${b.id}/`)).body.state === "RUNNING");
+    const d = (await submit({ process_definition: "quick" })).body;
+    expect((await f.json("POST", `/api/job/${c.id}/queue`)).status).toBe(200);
+    const [cDone, dDone] = [await finished(c.id), await finished(d.id)];
+    expect([cDone.state, dDone.state]).toEqual(["FINISHED", "FINISHED"]);
+    expect(Date.parse(cDone.started_at)).toBeLessThanOrEqual(Date.parse(dDone.started_at));
+  });
+
+  test("jobs start in the order they were queued", async () => {
+    const blocker = (await submit({ process_definition: "sleep", parameters: { seconds: "0.2" } })).body;
+    const ids: string[] = [];
+    for (let i = 0; i < 70; i++) ids.push((await submit({ process_definition: "quick" })).body.id);
+    await finished(blocker.id);
+    const started: number[] = [];
+    for (const id of ids) started.push(Date.parse((await finished(id)).started_at));
+    expect(started).toEqual([...started].sort((x, y) => x - y));
   });
 });
 
