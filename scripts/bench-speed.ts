@@ -3,10 +3,38 @@
  * latency, each beside a baseline measured in the same run.
  */
 import { Database } from "bun:sqlite";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { bareServer, concurrently, ms, startFlue, stats, tempDir, type Bench } from "./bench-lib.ts";
 
 // ---- baselines ------------------------------------------------------------
+
+/** CPU microseconds a process has used, by thread name (digits folded: "Bun Pool #"), from /proc. */
+function threadCpu(pid: number | "self"): Map<string, number> {
+  const tick = 1e6 / 100; // USER_HZ
+  const by = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    } catch {
+      continue; // the thread ended
+    }
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/\d+/g, "#");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    by.set(name, (by.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) * tick);
+  }
+  return by;
+}
+
+const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+/** Per-thread CPU used between two readings, per job, largest first. */
+function cpuPerJob(before: Map<string, number>, after: Map<string, number>, n: number): [string, number][] {
+  return [...after]
+    .map(([k, v]): [string, number] => [k, (v - (before.get(k) ?? 0)) / n])
+    .filter(([, v]) => v >= 1)
+    .sort((a, b) => b[1] - a[1]);
+}
 
 async function bareSpawnLoop(n: number, cmd: string[], inFlight = 2, stdoutFile?: string): Promise<number> {
   let next = 0;
@@ -51,6 +79,7 @@ export async function throughput(bench: Bench) {
     bench.log(`throughput: ${variant.name}, ${n} jobs`);
     const flue = await startFlue(["--slots", "2"]);
     const def = await flue.json("/api/process_definition/", { definition: variant.definition });
+    const cpuBefore = threadCpu(flue.pid);
     const t = performance.now();
     for (let i = 0; i < n; i += 1000) {
       const batch = Array.from({ length: Math.min(1000, n - i) }, () => ({ process_definition: def.id }));
@@ -62,13 +91,16 @@ export async function throughput(bench: Bench) {
       await Bun.sleep(25);
     }
     const rate = n / ((performance.now() - t) / 1000);
+    const flueCpu = cpuPerJob(cpuBefore, threadCpu(flue.pid), n);
     const failed = (await flue.json("/api/job/?state=FAILED&limit=1")).meta.total_count;
     const db = new Database(join(flue.dataDir, "flue.db"), { readonly: true });
     const events = db.query<{ n: number }, []>("SELECT count(*) AS n FROM events").get()!.n;
     db.close();
     await flue.stop();
     const scratch = tempDir();
+    const selfBefore = total(threadCpu("self"));
     const spawn = await bareSpawnLoop(n, variant.cmd, 2, variant.definition.output_adapter ? join(scratch.path, "out") : undefined);
+    const selfPerSpawn = (total(threadCpu("self")) - selfBefore) / n;
     scratch.remove();
     const xa = xargs(n, variant.xargs);
     bench.rows.push({
@@ -78,6 +110,15 @@ export async function throughput(bench: Bench) {
       ratio: (rate / spawn).toFixed(2),
       target: "≥ 0.75 of Bun.spawn",
       met: rate / spawn >= 0.75 && failed === 0,
+    });
+    const flueTotal = flueCpu.reduce((a, [, v]) => a + v, 0);
+    bench.rows.push({
+      case: `CPU of the flue process per job, ${variant.name} (by thread: ${flueCpu.slice(0, 3).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", ")})`,
+      value: `${flueTotal.toFixed(0)} µs`,
+      baseline: `Bun.spawn ×2 loop: ${selfPerSpawn.toFixed(0)} µs a spawn`,
+      ratio: (selfPerSpawn / flueTotal).toFixed(2),
+      target: "–",
+      met: null,
     });
   }
 }
