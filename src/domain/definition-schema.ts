@@ -34,6 +34,8 @@ export const ParameterSchema = v.strictObject({
   enum: v.optional(v.pipe(v.array(scalar, "enum must be a list"), v.minLength(1, "enum must not be empty"))),
   pattern: v.optional(text("pattern")),
   secret: v.optional(v.boolean("secret must be true or false")),
+  /** false: a value may not start with "-", so it cannot pass for an option of the program. */
+  options: v.optional(v.boolean("options must be true or false")),
 });
 export type ParameterSpec = v.InferOutput<typeof ParameterSchema>;
 

@@ -40,6 +40,10 @@ function misfit(spec: ParameterSpec, value: unknown): string | undefined {
     return `must match the pattern ${spec.pattern}`;
   }
   if (typeof value === "string" && value.includes("\0")) return "must not contain a NUL byte";
+  // A negative number would read as an option just the same.
+  if (spec.options === false && (typeof value === "string" || typeof value === "number") && String(value).startsWith("-")) {
+    return 'must not start with "-" (the parameter declares options: false)';
+  }
   return undefined;
 }
 

@@ -7,6 +7,8 @@ import { mkdirSync } from "node:fs";
 import { renderTemplate, type ParameterValue, type ResolvedDefinition } from "../domain/index.ts";
 import type { QueuedJob } from "../store/index.ts";
 import { runProcess, type Metrics, type RunResult } from "./process.ts";
+import type { Containment } from "./containment.ts";
+import { checkExec, DEFAULT_PATH, type ExecPolicy } from "./exec-policy.ts";
 import { prepareOutputs, StageError, stageIn, stageOut, type InputMeta, type StageContext } from "./stages.ts";
 import { resolveInside, type JobFiles } from "./workdir.ts";
 
@@ -15,6 +17,8 @@ export interface AttemptEnv {
   allowDirs: readonly string[];
   killGraceMs: number;
   maxOutputBytes: number;
+  execPolicy: ExecPolicy;
+  containment: Containment;
   /** Emits one job event; the executor fills in id, executor, timestamp and thread. */
   emit: (type: string, fields?: Record<string, unknown>) => void;
 }
@@ -24,8 +28,6 @@ export type AttemptEnd =
   /** `retryable` is false when another attempt cannot help (the executable does not exist). */
   | { kind: "failed"; reason: string; retryable: boolean }
   | { kind: "aborted"; reason: string };
-
-const DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
 
 function describe(r: RunResult): string {
   if (r.outcome === "exited") return `exit status ${r.exitStatus}`;
@@ -94,6 +96,9 @@ async function attemptSteps(
   environment.FLUE_JOB_ID = job.id;
   environment.FLUE_JOB_ATTEMPT = String(attempt);
   environment.FLUE_JOB_WORKDIR = workdir;
+  // Checked again here: the flags may have changed since the definition was registered.
+  const refused = checkExec(def.exec, env.execPolicy, environment.PATH);
+  if (refused) return { kind: "failed", reason: refused, retryable: false };
   const executable = def.exec.includes("/") ? def.exec : (Bun.which(def.exec, { PATH: environment.PATH }) ?? def.exec);
   const result = await runProcess({
     cmd: [executable, ...argv],
@@ -106,6 +111,8 @@ async function attemptSteps(
     killGraceMs: env.killGraceMs,
     maxOutputBytes: env.maxOutputBytes,
     signal,
+    containment: env.containment,
+    cellName: `${job.id}-${attempt}`,
     onSpawn: (pid) => env.emit("execution.started", { executable, pid }),
   });
   const metrics: Metrics = result.metrics;

@@ -8,10 +8,14 @@ import type { QueuedJob, Store } from "../store/index.ts";
 import type { Queue } from "../queue/index.ts";
 import { runAttempt, type AttemptEnd } from "./attempt.ts";
 import { join } from "node:path";
+import { openContainment, type Containment } from "./containment.ts";
+import { execPolicy, type ExecPolicy } from "./exec-policy.ts";
 import { killLeftovers } from "./process.ts";
 import { JobFiles } from "./workdir.ts";
 
 export { JobFiles, isInside, isPlainFile } from "./workdir.ts";
+export { checkExec, execPolicy, type ExecPolicy } from "./exec-policy.ts";
+export type { ContainmentKind } from "./containment.ts";
 export type { InputMeta, OutputMeta } from "./stages.ts";
 
 export interface ExecutorOptions {
@@ -21,6 +25,11 @@ export interface ExecutorOptions {
   killGraceMs: number;
   maxOutputBytes: number;
   allowDirs: readonly string[];
+  /** Executables definitions may run, and those they may not (see exec-policy.ts). */
+  allowExec?: readonly string[];
+  denyExec?: readonly string[];
+  /** "process-group" turns cgroups off even where the host offers them. */
+  containment?: "auto" | "process-group";
 }
 
 interface Running {
@@ -32,6 +41,8 @@ interface Running {
 
 export class Executor {
   readonly files: JobFiles;
+  readonly execPolicy: ExecPolicy;
+  private containment: Containment | undefined;
   private readonly running = new Map<string, Running>();
   private readonly freeThreads: number[];
   /**
@@ -50,6 +61,7 @@ export class Executor {
     private readonly opts: ExecutorOptions,
   ) {
     this.files = new JobFiles(opts.dataDir, 2 * opts.slots + 8);
+    this.execPolicy = execPolicy(opts.allowExec ?? [], opts.denyExec ?? []);
     this.freeThreads = Array.from({ length: opts.slots }, (_, i) => opts.slots - i);
   }
 
@@ -60,8 +72,18 @@ export class Executor {
     return this.running.size;
   }
 
+  /** How jobs' processes are held: "cgroup" or "process-group" (known once started). */
+  get containmentKind() {
+    return this.containment?.kind ?? "process-group";
+  }
+  /** Why cgroups are not in use, if they are not. */
+  get containmentReason() {
+    return this.containment?.reason;
+  }
+
   /** Recovers what a previous run left, announces readiness and starts dispatching. */
   start(): void {
+    this.containment = openContainment(this.opts.instanceId, this.opts.containment);
     this.recover();
     this.accepting = true;
     this.unsubscribe = this.store.events.subscribe((e) => {
@@ -87,6 +109,8 @@ export class Executor {
   private recover(): void {
     const jobs = this.store.jobs.runningOn(this.opts.instanceId);
     const killed = killLeftovers(new Set(jobs.map((j) => j.id)), join(this.opts.dataDir, "work"));
+    // Whatever escaped both the scan and its process group (a daemon that cleared its environment).
+    this.containment!.recover();
     for (const job of jobs) {
       const left = job.attempts < job.maxAttempts;
       const n = killed.get(job.id) ?? 0;
@@ -135,7 +159,15 @@ export class Executor {
         return { kind: "failed", reason: (e as Error).message, retryable: false };
       }
       return runAttempt(
-        { files: this.files, allowDirs: this.opts.allowDirs, killGraceMs: this.opts.killGraceMs, maxOutputBytes: this.opts.maxOutputBytes, emit },
+        {
+          files: this.files,
+          allowDirs: this.opts.allowDirs,
+          killGraceMs: this.opts.killGraceMs,
+          maxOutputBytes: this.opts.maxOutputBytes,
+          execPolicy: this.execPolicy,
+          containment: this.containment!,
+          emit,
+        },
         { ...job, attempts: attempt },
         def,
         attempt,
@@ -214,6 +246,7 @@ export class Executor {
       await all();
     }
     clearTimeout(timer);
+    this.containment?.close();
   }
 }
 

@@ -8,6 +8,7 @@ import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { constants } from "node:os";
+import { processGroupOnly, type Cell, type Containment } from "./containment.ts";
 
 export interface RunSpec {
   cmd: string[];
@@ -25,6 +26,10 @@ export interface RunSpec {
   /** Bytes stdout and stderr may each reach before the process is stopped. */
   maxOutputBytes: number;
   signal?: AbortSignal;
+  /** What holds the process and its descendants; process groups alone when not given. */
+  containment?: Containment;
+  /** The cell's name, unique among the attempts running (job id and attempt). */
+  cellName?: string;
   /** Called once the process exists. */
   onSpawn?: (pid: number) => void;
 }
@@ -102,6 +107,9 @@ export function killLeftovers(jobIds: ReadonlySet<string>, workRoot: string): Ma
   }
   return found;
 }
+
+const groupOnly = processGroupOnly();
+let unnamed = 0;
 
 const zeroMetrics = (wall: number): Metrics => ({ wall, user: 0, system: 0, max_rss: null });
 
@@ -189,16 +197,19 @@ const DRAIN_GRACE_MS = 2000;
 export async function runProcess(spec: RunSpec): Promise<RunResult> {
   const began = performance.now();
   let proc: Bun.Subprocess<number | "ignore", "pipe", "pipe">;
+  let cell: Cell;
   let inFd: number | undefined;
   try {
     if (spec.stdin !== null) inFd = openSync(spec.stdin, "r");
-    proc = Bun.spawn({
-      cmd: spec.cmd,
-      cwd: spec.cwd,
-      env: spec.env,
-      stdio: [inFd ?? "ignore", "pipe", "pipe"],
-      detached: true,
-    });
+    ({ value: proc, cell } = (spec.containment ?? groupOnly).spawnIn(spec.cellName ?? `run-${++unnamed}`, () =>
+      Bun.spawn({
+        cmd: spec.cmd,
+        cwd: spec.cwd,
+        env: spec.env,
+        stdio: [inFd ?? "ignore", "pipe", "pipe"],
+        detached: true,
+      }),
+    ));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const message =
@@ -223,12 +234,16 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
     outcome = why;
     message = text;
     signalGroup(pid, "SIGTERM");
-    killTimer = setTimeout(() => signalGroup(pid, "SIGKILL"), spec.killGraceMs);
+    killTimer = setTimeout(() => {
+      signalGroup(pid, "SIGKILL");
+      cell.kill();
+    }, spec.killGraceMs);
   };
   const overLimit = (name: string) => () => {
     stop("output-limit", `${name} exceeded the limit of ${spec.maxOutputBytes} bytes`);
     // A process that ignores SIGTERM while filling the disk gets no grace.
     signalGroup(pid, "SIGKILL");
+    cell.kill();
   };
   const out = drain(proc.stdout, spec.stdout, spec.maxOutputBytes, overLimit("stdout"));
   const err = drain(proc.stderr, spec.stderr, spec.maxOutputBytes, overLimit("stderr"));
@@ -243,6 +258,7 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
   const exitCode = await proc.exited;
   // Whatever the leader left behind in its group goes with it.
   signalGroup(pid, "SIGKILL");
+  await cell.destroy();
   clearTimeout(timeoutTimer);
   clearTimeout(killTimer);
   spec.signal?.removeEventListener("abort", onAbort);

@@ -27,6 +27,9 @@ describe("loadConfig", () => {
       maxOutputBytes: 1024 ** 3,
       maxBodyBytes: 256 * 1024 ** 2,
       allowDirs: [],
+      allowExec: [],
+      denyExec: [],
+      containment: "auto",
       adminUser: undefined,
       adminPassword: undefined,
     });

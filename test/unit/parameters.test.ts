@@ -182,3 +182,11 @@ describe("maskSecrets", () => {
     );
   });
 });
+
+describe("checkJobParameters: options: false", () => {
+  test("a value that would read as an option is refused; a dash inside is fine", () => {
+    const declared = { w: { options: false }, n: { type: "integer" as const, options: false }, free: {} };
+    expect(checkJobParameters(declared, { w: "-rf", n: -3, free: "-x" }).errors.map((e) => e.path)).toEqual(["parameters.w", "parameters.n"]);
+    expect(checkJobParameters(declared, { w: "a-b", n: 3 }).errors).toEqual([]);
+  });
+});

@@ -13,6 +13,7 @@ export function presentInstance(app: App) {
     labels: i.labels,
     slots: app.executor.slots,
     slots_in_use: app.executor.busy,
+    containment: app.executor.containmentKind,
     started_at: iso(i.startedAt),
     uptime: Math.round(Date.now() / 1000 - i.startedAt),
     state: "ACTIVE",

@@ -1,0 +1,187 @@
+/**
+ * What holds a job's processes, so that stopping a job stops all of them.
+ *
+ * With cgroup v2 each attempt gets its own cgroup, under
+ * `<cgroup2 mount><flue's cgroup>/flue-<instance id>/`. A child is born
+ * inside it: flue moves itself in, spawns, and moves itself back, all
+ * synchronously so nothing else of flue runs there. `cgroup.kill` then
+ * stops every process in it, daemons that called setsid included.
+ *
+ * Where the host gives no writable cgroup2, the process group is all there
+ * is (a setsid'd daemon escapes it); recovery's /proc scan covers the rest.
+ */
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export type ContainmentKind = "cgroup" | "process-group";
+
+/** What holds one attempt's processes. */
+export interface Cell {
+  /** Kills every process in the cell at once; the group's SIGKILL is the caller's. */
+  kill(): void;
+  /** Kills what is left, waits (bounded) until the cell is empty and removes it. */
+  destroy(): Promise<void>;
+}
+
+export interface Containment {
+  readonly kind: ContainmentKind;
+  /** Why cgroups are not used, when they are not. */
+  readonly reason?: string;
+  /** Runs `spawn` so that the process it starts, and all its descendants, are in a new cell named `name`. */
+  spawnIn<T>(name: string, spawn: () => T): { value: T; cell: Cell };
+  /** Kills and removes cells an earlier run of this instance left; returns their names. */
+  recover(): string[];
+  /** Removes flue's own cgroup directory (its cells must be gone). */
+  close(): void;
+}
+
+const noCell: Cell = { kill() {}, destroy: async () => {} };
+
+export const processGroupOnly = (reason?: string): Containment => ({
+  kind: "process-group",
+  reason,
+  spawnIn: (_name, spawn) => ({ value: spawn(), cell: noCell }),
+  recover: () => [],
+  close() {},
+});
+
+/** The cgroup2 mount point and the mount's root, from /proc/self/mountinfo. */
+export function cgroup2Mount(mountinfo: string): { mount: string; root: string } | undefined {
+  for (const line of mountinfo.split("\n")) {
+    const [pre, post] = line.split(" - ");
+    if (!post?.startsWith("cgroup2 ")) continue;
+    const f = pre.split(" ");
+    return { root: unescape(f[3]), mount: unescape(f[4]) };
+  }
+  return undefined;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal. */
+const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+
+/** flue's own cgroup v2 path ("0::/path" in /proc/self/cgroup). */
+export function homeCgroup(procCgroup: string): string | undefined {
+  return /^0::(\/.*)$/m.exec(procCgroup)?.[1];
+}
+
+/** How long a killed cell may take to empty before flue gives up waiting for it. */
+const EMPTY_WAIT_MS = 2000;
+
+const populated = (dir: string) => /^populated 1$/m.test(readFileSync(join(dir, "cgroup.events"), "utf8"));
+
+class CgroupCell implements Cell {
+  constructor(private readonly dir: string) {}
+
+  kill(): void {
+    try {
+      writeFileSync(join(this.dir, "cgroup.kill"), "1");
+    } catch {}
+  }
+
+  async destroy(): Promise<void> {
+    const deadline = performance.now() + EMPTY_WAIT_MS;
+    try {
+      if (populated(this.dir)) {
+        this.kill();
+        for (let wait = 1; populated(this.dir); wait = Math.min(wait * 2, 50)) {
+          if (performance.now() > deadline) return; // left for shutdown or recovery
+          await Bun.sleep(wait);
+        }
+      }
+      rmdirSync(this.dir);
+    } catch {}
+  }
+}
+
+class Cgroups implements Containment {
+  readonly kind = "cgroup";
+
+  constructor(
+    private readonly home: string,
+    private readonly dir: string,
+  ) {}
+
+  spawnIn<T>(name: string, spawn: () => T): { value: T; cell: Cell } {
+    const cell = join(this.dir, name);
+    try {
+      mkdirSync(cell);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const self = String(process.pid);
+    writeFileSync(join(cell, "cgroup.procs"), self);
+    let value: T;
+    try {
+      value = spawn();
+    } catch (e) {
+      writeFileSync(join(this.home, "cgroup.procs"), self);
+      rmdirSync(cell);
+      throw e;
+    }
+    // Must not fail silently: flue would be killed with the job.
+    writeFileSync(join(this.home, "cgroup.procs"), self);
+    return { value, cell: new CgroupCell(cell) };
+  }
+
+  recover(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    } catch {
+      return []; // closed already
+    }
+    for (const name of names) removeSync(join(this.dir, name));
+    return names;
+  }
+
+  close(): void {
+    this.recover();
+    try {
+      rmdirSync(this.dir);
+    } catch {}
+  }
+}
+
+/** Kills a cell and removes it, waiting for it synchronously (start-up and shutdown only). */
+function removeSync(dir: string): void {
+  const deadline = performance.now() + EMPTY_WAIT_MS;
+  try {
+    writeFileSync(join(dir, "cgroup.kill"), "1");
+    while (populated(dir) && performance.now() < deadline) Bun.sleepSync(2);
+    rmdirSync(dir);
+  } catch {}
+}
+
+/**
+ * Cgroups when the host lets flue make and use them, else process groups.
+ * Every step is tried once here, so a host that refuses is found out at
+ * start-up rather than at a job's spawn.
+ */
+export function openContainment(instanceId: string, want: "auto" | "process-group" = "auto"): Containment {
+  if (want === "process-group") return processGroupOnly("disabled by --containment");
+  try {
+    const m = cgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8"));
+    if (!m) return processGroupOnly("no cgroup2 mount");
+    const own = homeCgroup(readFileSync("/proc/self/cgroup", "utf8"));
+    if (own === undefined) return processGroupOnly("flue is in no cgroup v2");
+    const rel = m.root === "/" ? own : own.startsWith(m.root) ? own.slice(m.root.length) : undefined;
+    if (rel === undefined) return processGroupOnly("flue's cgroup is outside the cgroup2 mount");
+    const home = join(m.mount, rel);
+    const dir = join(home, `flue-${instanceId}`);
+    try {
+      mkdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const c = new Cgroups(home, dir);
+    // A trial cell: moving in and out, and cgroup.kill, must all work.
+    const trial = `trial-${process.pid}`;
+    c.spawnIn(trial, () => undefined);
+    writeFileSync(join(dir, trial, "cgroup.kill"), "1");
+    rmdirSync(join(dir, trial));
+    return c;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return processGroupOnly(`cgroups unavailable: ${err.code ?? err.message}`);
+  }
+}
