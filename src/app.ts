@@ -5,12 +5,12 @@
 import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { Auth } from "./auth/index.ts";
+import { Auth, type AuthOptions } from "./auth/index.ts";
 import type { Config } from "./config.ts";
 import { newId } from "./domain/index.ts";
 import { Executor } from "./executor/index.ts";
 import { LocalQueue } from "./queue/index.ts";
-import { DefinitionService, JobService } from "./service/index.ts";
+import { DefinitionService, JobService, UserService } from "./service/index.ts";
 import { lockDataDir, Store } from "./store/index.ts";
 import { VERSION } from "./version.ts";
 
@@ -22,16 +22,25 @@ export interface InstanceInfo {
   startedAt: number;
 }
 
+/** What tests tune beyond the config: the sign-in throttle's window, for one. */
+export interface AppOptions {
+  auth?: AuthOptions;
+}
+
 export class App {
   readonly store: Store;
   readonly auth: Auth;
   readonly executor: Executor;
   readonly definitions: DefinitionService;
   readonly jobs: JobService;
+  readonly users: UserService;
   readonly instance: InstanceInfo;
   private readonly unlock: () => void;
 
-  constructor(readonly config: Config) {
+  constructor(
+    readonly config: Config,
+    options: AppOptions = {},
+  ) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     this.unlock = lockDataDir(config.dataDir);
     try {
@@ -47,7 +56,7 @@ export class App {
       this.store.setMeta("instance_id", id);
     }
     this.instance = { id, host: hostname(), version: VERSION, labels: [], startedAt: Date.now() / 1000 };
-    this.auth = new Auth(this.store);
+    this.auth = new Auth(this.store, options.auth);
     this.executor = new Executor(this.store, new LocalQueue(this.store.jobs, this.store.events), {
       instanceId: id,
       dataDir: config.dataDir,
@@ -55,9 +64,13 @@ export class App {
       killGraceMs: config.killGraceMs,
       maxOutputBytes: config.maxOutputBytes,
       allowDirs: config.allowDirs,
+      allowExec: config.allowExec,
+      denyExec: config.denyExec,
+      containment: config.containment,
     });
-    this.definitions = new DefinitionService(this.store);
+    this.definitions = new DefinitionService(this.store, this.executor.execPolicy);
     this.jobs = new JobService(this.store, this.executor, id);
+    this.users = new UserService(this.store, (password) => this.auth.hashPassword(password));
   }
 
   start(): void {

@@ -3,8 +3,12 @@
  * a short-lived cache of verified credentials so a request does not pay
  * ~50 ms of hashing), and API tokens (random, stored as SHA-256 only).
  */
+import { AppError } from "../domain/index.ts";
 import type { Role, Store, UserRow } from "../store/index.ts";
-import type { Actor } from "../service/index.ts";
+import { lowerRole, roleAtMost, type Actor } from "../service/index.ts";
+import { Throttle, type ThrottleOptions } from "./throttle.ts";
+
+export { Throttle, type ThrottleOptions } from "./throttle.ts";
 
 const CACHE_MS = 5 * 60_000;
 
@@ -26,13 +30,38 @@ export function generateSecret(bytes = 18): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("base64url");
 }
 
-const toActor = (u: UserRow): Actor => ({ userId: u.id, username: u.username, role: u.role });
+const toActor = (u: UserRow, role: Role = u.role): Actor => ({ userId: u.id, username: u.username, role, seesAllJobs: u.seesAllJobs });
+
+/** Too many failed sign-ins for a username or from an address; `retryAfter` is in seconds. */
+export class ThrottledError extends AppError {
+  constructor(readonly retryAfter: number) {
+    super(429, "too_many_attempts", `too many failed sign-ins; try again in ${retryAfter} s`);
+  }
+}
+
+export interface AuthOptions {
+  throttle?: ThrottleOptions;
+}
 
 export class Auth {
-  /** sha256(username:password) → actor and when the entry expires. */
-  private readonly verified = new Map<string, { actor: Actor; until: number }>();
+  /**
+   * sha256(username:password) → the password hash it was verified against,
+   * and until when. A hit counts only while the user's stored hash is that
+   * one: a new password or a deleted user takes effect on the next request.
+   */
+  private readonly verified = new Map<string, { hash: string; until: number }>();
+  private readonly throttle: Throttle;
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    opts: AuthOptions = {},
+  ) {
+    this.throttle = new Throttle(opts.throttle);
+  }
+
+  hashPassword(password: string): Promise<string> {
+    return Bun.password.hash(password, ARGON2);
+  }
 
   /** On an empty store, creates the first admin from the given credentials or a generated password. */
   async ensureAdmin(username: string | undefined, password: string | undefined): Promise<FirstAdmin | undefined> {
@@ -44,11 +73,14 @@ export class Auth {
   }
 
   async createUser(username: string, password: string, role: Role): Promise<UserRow> {
-    return this.store.users.create(username, await Bun.password.hash(password, ARGON2), role);
+    return this.store.users.create(username, await this.hashPassword(password), role);
   }
 
-  /** The actor an Authorization header names, or undefined. */
-  async authenticate(header: string | undefined): Promise<Actor | undefined> {
+  /**
+   * The actor an Authorization header names, or undefined. Throws
+   * ThrottledError while the username or `remote` has failed too often.
+   */
+  async authenticate(header: string | undefined, remote: string | null = null): Promise<Actor | undefined> {
     if (!header) return undefined;
     const space = header.indexOf(" ");
     const scheme = header.slice(0, space).toLowerCase();
@@ -63,18 +95,26 @@ export class Auth {
     }
     const colon = decoded.indexOf(":");
     if (colon < 0) return undefined;
-    return this.byPassword(decoded.slice(0, colon), decoded.slice(colon + 1));
+    const username = decoded.slice(0, colon);
+    const keys = [`user:${username}`, ...(remote ? [`addr:${remote}`] : [])];
+    const wait = Math.max(...keys.map((k) => this.throttle.retryAfter(k)));
+    if (wait > 0) throw new ThrottledError(wait);
+    const actor = await this.byPassword(username, decoded.slice(colon + 1));
+    for (const k of keys) actor ? this.throttle.succeed(k) : this.throttle.fail(k);
+    return actor;
   }
 
   async byPassword(username: string, password: string): Promise<Actor | undefined> {
+    // Read the row on every request (a prepared lookup): role changes and deletions apply at once.
+    const user = this.store.users.find(username);
+    if (!user) return undefined;
     const key = sha256(`${username}:${password}`);
     const hit = this.verified.get(key);
-    if (hit && hit.until > Date.now()) return hit.actor;
-    const user = this.store.users.find(username);
-    if (!user || !(await Bun.password.verify(password, user.passwordHash))) return undefined;
-    const actor = toActor(user);
-    this.verified.set(key, { actor, until: Date.now() + CACHE_MS });
-    return actor;
+    if (hit && hit.until > Date.now() && hit.hash === user.passwordHash) return toActor(user);
+    if (!(await Bun.password.verify(password, user.passwordHash))) return undefined;
+    if (this.verified.size >= 10_000) this.verified.clear();
+    this.verified.set(key, { hash: user.passwordHash, until: Date.now() + CACHE_MS });
+    return toActor(user);
   }
 
   byToken(token: string): Actor | undefined {
@@ -83,13 +123,21 @@ export class Auth {
     if (found.token.expiresAt !== null && found.token.expiresAt * 1000 < Date.now()) return undefined;
     // Record use at most once a minute: a busy client should not write on every request.
     if (found.token.lastUsedAt === null || Date.now() / 1000 - found.token.lastUsedAt > 60) this.store.users.touchToken(found.token.id);
-    return toActor(found.user);
+    // The token's role caps the user's, and the user's caps the token's: a demoted user's tokens follow.
+    return toActor(found.user, lowerRole(found.token.role ?? found.user.role, found.user.role));
   }
 
-  /** A new token for a user; the secret is returned once and stored only as a hash. */
-  createToken(actor: Actor, name: string, expiresAt: number | null) {
+  /**
+   * A new token for a user; the secret is returned once and stored only as
+   * a hash. `role` may not exceed the actor's own (null: the user's role).
+   */
+  createToken(actor: Actor, name: string, expiresAt: number | null, role: Role | null = null) {
+    if (role !== null && !roleAtMost(role, actor.role)) {
+      throw new AppError(403, "forbidden", `a ${actor.role} cannot make a token with the role ${role}`, [{ path: "role", message: `at most ${actor.role}` }]);
+    }
     const secret = `flue_${generateSecret(24)}`;
-    const row = this.store.users.createToken(actor.userId, name, sha256(secret), expiresAt);
+    // Stored explicitly: a token made with a capped token must not grow to the user's full role.
+    const row = this.store.users.createToken(actor.userId, name, sha256(secret), expiresAt, role ?? actor.role);
     return { row, secret };
   }
 }

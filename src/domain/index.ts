@@ -7,3 +7,4 @@ export * from "./job.ts";
 export * from "./events.ts";
 export * from "./ids.ts";
 export * from "./clock.ts";
+export * from "./user.ts";

@@ -1,5 +1,8 @@
 import type { App } from "../app.ts";
 import type { Actor } from "../service/index.ts";
 
-export type HonoEnv = { Variables: { actor: Actor } };
+/** What Bun.serve passes as the env (`fetch: (req, server) => http.fetch(req, { server })`); absent under app.request. */
+export type Bindings = { server?: { requestIP(req: Request): { address: string } | null } };
+
+export type HonoEnv = { Bindings: Bindings; Variables: { actor: Actor } };
 export type { App };

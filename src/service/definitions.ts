@@ -1,10 +1,14 @@
 /** The process registry: create, read, update (a new version), delete. */
 import { AppError, invalid, notFound, validateDefinition, type Definition } from "../domain/index.ts";
 import type { DefinitionRow, Store } from "../store/index.ts";
-import type { Actor } from "./actor.ts";
+import { checkExec, type ExecPolicy } from "../executor/index.ts";
+import { requireAdmin, type Actor } from "./actor.ts";
 
 export class DefinitionService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly execPolicy: ExecPolicy = { allow: [], deny: [] },
+  ) {}
 
   list(limit: number, offset: number, search?: string) {
     return this.store.definitions.list(limit, offset, search);
@@ -26,6 +30,10 @@ export class DefinitionService {
     if (raw === undefined) throw invalid("definition is required", [{ path: "definition", message: "is required" }]);
     const result = validateDefinition(raw);
     if (!result.definition) throw invalid("the definition is not valid", result.errors);
+    const d = result.definition;
+    const path = d.environment?.PATH?.includes("${") ? undefined : d.environment?.PATH;
+    const refused = checkExec(d.exec, this.execPolicy, path);
+    if (refused) throw invalid(`exec: ${refused}`, [{ path: "definition.exec", message: refused }]);
     const name = result.definition.name;
     if (name !== undefined && this.store.definitions.nameTaken(name, exceptId)) {
       throw new AppError(409, "conflict", `a definition named "${name}" exists already`, [
@@ -36,19 +44,29 @@ export class DefinitionService {
   }
 
   create(body: unknown, actor: Actor): DefinitionRow {
-    requireAdmin(actor);
-    return this.store.definitions.create(this.parse(body), actor.username);
+    requireAdmin(actor, "change process definitions");
+    const row = this.store.definitions.create(this.parse(body), actor.username);
+    this.audit(actor, "definition.create", row, { version: row.version });
+    return row;
   }
 
   update(ref: string | number, body: unknown, actor: Actor): DefinitionRow {
-    requireAdmin(actor);
+    requireAdmin(actor, "change process definitions");
     const row = this.get(ref);
-    return this.store.definitions.update(row.id, this.parse(body, row.id));
+    const updated = this.store.definitions.update(row.id, this.parse(body, row.id));
+    this.audit(actor, "definition.update", updated, { version: updated.version });
+    return updated;
   }
 
   delete(ref: string | number, actor: Actor): void {
-    requireAdmin(actor);
-    this.store.definitions.delete(this.get(ref).id);
+    requireAdmin(actor, "change process definitions");
+    const row = this.get(ref);
+    this.store.definitions.delete(row.id);
+    this.audit(actor, "definition.delete", row);
+  }
+
+  private audit(actor: Actor, action: string, row: DefinitionRow, details?: unknown) {
+    this.store.audit.record({ actor: actor.username, action, target: `/api/process_definition/${row.id}/`, remote: actor.remote, details: { name: row.name, ...(details as object) } });
   }
 
   versions(ref: string | number) {
@@ -66,8 +84,4 @@ export function parseRef(ref: string | number): string | number {
   } catch {
     return m[1]; // malformed %-escapes name no definition; let the lookup say so
   }
-}
-
-function requireAdmin(actor: Actor) {
-  if (actor.role !== "admin") throw new AppError(403, "forbidden", "only an admin may change process definitions");
 }

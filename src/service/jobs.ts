@@ -17,7 +17,7 @@ import {
 } from "../domain/index.ts";
 import type { Executor, InputMeta } from "../executor/index.ts";
 import type { JobFilter, JobRow, Store } from "../store/index.ts";
-import { seesAll, type Actor } from "./actor.ts";
+import { canSubmit, forbidden, maySeeJob, mayControlJob, seesAll, type Actor } from "./actor.ts";
 import { parseRef } from "./definitions.ts";
 import { missingInputs, readInputJson, readSubmission, throwIfAny, type InputGiven, type Submission } from "./job-input.ts";
 
@@ -44,6 +44,7 @@ export class JobService {
    * written before the events, so a job that exists always has its inputs.
    */
   async submit(body: unknown, actor: Actor, form?: { files: Map<string, File>; texts: Map<string, string> }): Promise<JobRow[]> {
+    if (!canSubmit(actor)) throw forbidden("a viewer may not submit jobs");
     const many = Array.isArray(body);
     const bodies = many ? (body as unknown[]) : [body];
     if (many && bodies.length === 0) throw new AppError(400, "invalid", "the list of jobs is empty", [{ path: "", message: "give at least one job" }]);
@@ -81,6 +82,8 @@ export class JobService {
       if (s.state === "QUEUED") events.push(this.event("queued", id));
     }
     await this.store.events.commit(...events);
+    // One row for a bulk submission, with every id in the details.
+    this.audit(actor, "job.submit", many ? `${ids.length} jobs` : ids[0], many ? { ids } : undefined);
     return ids.map((id) => this.store.jobs.get(id)!);
   }
 
@@ -100,8 +103,21 @@ export class JobService {
   /** A job the actor may see, or 404 (never 403: others' jobs are not admitted to exist). */
   get(id: string, actor: Actor): JobRow {
     const job = this.store.jobs.get(id);
-    if (!job || (!seesAll(actor) && job.owner !== actor.username)) throw notFound(`job ${JSON.stringify(id)}`);
+    if (!job || !maySeeJob(actor, job.owner)) throw notFound(`job ${JSON.stringify(id)}`);
     return job;
+  }
+
+  /** A job the actor may change: 404 when it cannot see it, 403 when it sees but may not touch it. */
+  private control(id: string, actor: Actor, verb: string): JobRow {
+    const job = this.get(id, actor);
+    if (!mayControlJob(actor, job.owner)) {
+      throw forbidden(canSubmit(actor) ? `only its owner or an admin may ${verb} job ${id}` : `a viewer may not ${verb} jobs`);
+    }
+    return job;
+  }
+
+  private audit(actor: Actor, action: string, target: string, details?: unknown) {
+    this.store.audit.record({ actor: actor.username, action, target, remote: actor.remote, details });
   }
 
   list(filter: JobFilter, limit: number, offset: number, actor: Actor) {
@@ -111,7 +127,7 @@ export class JobService {
 
   /** Changes parameters and inputs of a NEW job; `state: "QUEUED"` queues it too. */
   async patch(id: string, body: unknown, actor: Actor): Promise<JobRow> {
-    const job = this.get(id, actor);
+    const job = this.control(id, actor, "change");
     if (job.state !== "NEW") throw conflict(`job ${id} is ${job.state}; only a NEW job can be changed`);
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
       throw new AppError(400, "invalid", "the body must be a JSON object", [{ path: "", message: "expected an object" }]);
@@ -160,7 +176,7 @@ export class JobService {
 
   /** NEW → QUEUED. */
   queue(id: string, actor: Actor): JobRow {
-    const job = this.get(id, actor);
+    const job = this.control(id, actor, "queue");
     if (job.state !== "NEW") throw conflict(`job ${id} is ${job.state}; only a NEW job can be queued`);
     throwIfAny(missingInputs(this.definitionOf(job), job.inputs as Record<string, unknown>, "inputs"), "the job cannot be queued");
     this.store.events.append(this.event("queued", id));
@@ -168,22 +184,28 @@ export class JobService {
   }
 
   async cancel(id: string, actor: Actor): Promise<JobRow> {
-    const job = this.get(id, actor);
+    const job = this.control(id, actor, "cancel");
     if (isFinal(job.state as JobState)) throw conflict(`job ${id} is ${job.state} already`);
+    await this.stop(id, actor);
+    this.audit(actor, "job.cancel", id);
+    return this.store.jobs.get(id)!;
+  }
+
+  private async stop(id: string, actor: Actor): Promise<void> {
     const reason = `cancelled by ${actor.username}`;
     if (!(await this.executor.cancel(id, reason))) {
       const current = this.store.jobs.get(id);
       if (current && !isFinal(current.state as JobState)) this.store.events.append(this.event("cancelled", id, { reason, level: "warning" }));
     }
-    return this.store.jobs.get(id)!;
   }
 
   /** Cancels the job if it runs, removes its files, then the job itself. */
   async delete(id: string, actor: Actor): Promise<void> {
-    const job = this.get(id, actor);
-    if (!isFinal(job.state as JobState)) await this.cancel(id, actor);
+    const job = this.control(id, actor, "delete");
+    if (!isFinal(job.state as JobState)) await this.stop(id, actor);
     this.executor.files.remove(id, this.store.jobs.get(id)?.attempts ?? job.attempts);
     this.store.events.append(this.event("deleted", id));
+    this.audit(actor, "job.delete", id);
   }
 
   /** Resolves when the job reaches a final state or `seconds` pass, with the job as it is then. */

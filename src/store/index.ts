@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import { openDatabase, type Db } from "./db.ts";
+import { AuditRepo } from "./audit-repo.ts";
 import { DefinitionsRepo } from "./definitions-repo.ts";
 import { EventLog } from "./event-log.ts";
 import { JobsRepo } from "./jobs-repo.ts";
@@ -12,7 +13,8 @@ export type { EventListener, EventLog } from "./event-log.ts";
 export type { JobMessage } from "./projection.ts";
 export type { JobFilter, JobsRepo, QueuedJob } from "./jobs-repo.ts";
 export type { Role } from "./users-repo.ts";
-export type { DefinitionRow, JobRow, TokenRow, UserRow } from "./schema.ts";
+export type { DefinitionRow, JobRow, TokenRow, UserRow, AuditRow } from "./schema.ts";
+export type { AuditEntry, AuditFilter, AuditRepo } from "./audit-repo.ts";
 export type { Db };
 
 /** The store: one SQLite database and the repositories over it. */
@@ -21,12 +23,14 @@ export class Store {
   readonly jobs: JobsRepo;
   readonly users: UsersRepo;
   readonly events: EventLog;
+  readonly audit: AuditRepo;
 
   constructor(readonly db: Db) {
     this.definitions = new DefinitionsRepo(db);
     this.jobs = new JobsRepo(db);
     this.users = new UsersRepo(db);
     this.events = new EventLog(db.$client);
+    this.audit = new AuditRepo(db);
   }
 
   static open(path: string): Store {

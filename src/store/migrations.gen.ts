@@ -29,5 +29,16 @@ export const migrations: { idx: number; tag: string; statements: string[] }[] = 
       "CREATE INDEX `jobs_owner_seq` ON `jobs` (`owner`,`seq`);",
       "CREATE INDEX `jobs_seq` ON `jobs` (`seq`);"
     ]
+  },
+  {
+    "idx": 2,
+    "tag": "0002_roles_audit",
+    "statements": [
+      "CREATE TABLE `audit` (\n\t`seq` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`at` real NOT NULL,\n\t`actor` text NOT NULL,\n\t`action` text NOT NULL,\n\t`target` text,\n\t`remote` text,\n\t`details` text\n);",
+      "CREATE INDEX `audit_action_seq` ON `audit` (`action`,`seq`);",
+      "CREATE INDEX `audit_actor_seq` ON `audit` (`actor`,`seq`);",
+      "ALTER TABLE `tokens` ADD `role` text;",
+      "ALTER TABLE `users` ADD `sees_all_jobs` integer DEFAULT false NOT NULL;"
+    ]
   }
 ];

@@ -15,6 +15,8 @@ export const users = sqliteTable("users", {
   passwordHash: text("password_hash").notNull(),
   role: text("role", { enum: ["admin", "submitter", "viewer"] }).notNull(),
   createdAt: real("created_at").notNull(),
+  /** A viewer or submitter granted sight of every job (admins see them all anyway). */
+  seesAllJobs: integer("sees_all_jobs", { mode: "boolean" }).notNull().default(false),
 });
 
 export const tokens = sqliteTable("tokens", {
@@ -22,6 +24,8 @@ export const tokens = sqliteTable("tokens", {
   userId: integer("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
   name: text("name").notNull(),
   tokenHash: text("token_hash").notNull().unique(),
+  /** At most the user's role; null means the user's role, whatever it is at the time. */
+  role: text("role", { enum: ["admin", "submitter", "viewer"] }),
   createdAt: real("created_at").notNull(),
   expiresAt: real("expires_at"),
   lastUsedAt: real("last_used_at"),
@@ -115,7 +119,23 @@ export const events = sqliteTable(
   (t) => [index("events_job").on(t.jobSeq, t.seq)],
 );
 
+/** Who changed what, and from where. Kept after the thing it names is gone. */
+export const audit = sqliteTable(
+  "audit",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    at: real("at").notNull(),
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    target: text("target"),
+    remote: text("remote"),
+    details: text("details", { mode: "json" }),
+  },
+  (t) => [index("audit_action_seq").on(t.action, t.seq), index("audit_actor_seq").on(t.actor, t.seq)],
+);
+
 export type UserRow = typeof users.$inferSelect;
+export type AuditRow = typeof audit.$inferSelect;
 export type TokenRow = typeof tokens.$inferSelect;
 export type DefinitionRow = typeof definitions.$inferSelect;
 export type JobRow = typeof jobs.$inferSelect;

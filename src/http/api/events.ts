@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { invalid, isValidPattern, routingKey, topicMatcher, type FlueEvent } from "../../domain/index.ts";
-import { seesAll } from "../../service/index.ts";
+import { maySeeJob, seesAll } from "../../service/index.ts";
 import type { App, HonoEnv } from "../env.ts";
 
 const HEARTBEAT_MS = 15_000;
@@ -16,7 +16,8 @@ export function eventRoutes(app: App) {
     }
     const matches = topicMatcher(pattern);
     const actor = c.get("actor");
-    const visible = (e: FlueEvent) => seesAll(actor) || (e.id !== undefined && app.store.jobs.get(e.id)?.owner === actor.username);
+    // The same rule as GET /api/job/{id}/: an event of a job the actor cannot see is not sent.
+    const visible = (e: FlueEvent) => seesAll(actor) || (e.id !== undefined && maySeeJob(actor, app.store.jobs.get(e.id)?.owner ?? null));
     return streamSSE(c, async (s) => {
       const pending: FlueEvent[] = [];
       let wake: (() => void) | undefined;

@@ -1,15 +1,21 @@
-/** /api/token/ — the caller's API tokens. The secret is shown once, at creation. */
+/**
+ * /api/token/ — the caller's API tokens (an admin's `?all=1`: everyone's).
+ * The secret is shown once, at creation. A token's role is at most its user's.
+ */
 import { Hono } from "hono";
-import { AppError, invalid, notFound } from "../../domain/index.ts";
+import { AppError, invalid, notFound, ROLES, type UserRole } from "../../domain/index.ts";
+import { isAdmin, type Actor } from "../../service/index.ts";
 import type { TokenRow } from "../../store/index.ts";
 import { readJson } from "../errors.ts";
 import type { App, HonoEnv } from "../env.ts";
 import { envelope, iso } from "../present.ts";
 
-const present = (t: TokenRow) => ({
+const present = (t: TokenRow & { username?: string }) => ({
   id: t.id,
   resource_uri: `/api/token/${t.id}/`,
   name: t.name,
+  role: t.role,
+  ...(t.username === undefined ? {} : { username: t.username }),
   created_at: iso(t.createdAt),
   expires_at: iso(t.expiresAt),
   last_used_at: iso(t.lastUsedAt),
@@ -18,7 +24,10 @@ const present = (t: TokenRow) => ({
 export function tokenRoutes(app: App) {
   const r = new Hono<HonoEnv>({ strict: false });
   r.get("/", (c) => {
-    const rows = app.store.users.tokensOf(c.get("actor").userId);
+    const actor = c.get("actor");
+    const all = ["1", "true", "yes"].includes(c.req.query("all") ?? "");
+    if (all && !isAdmin(actor)) throw new AppError(403, "forbidden", "only an admin may list every user's tokens");
+    const rows = all ? app.store.users.allTokens() : app.store.users.tokensOf(actor.userId);
     return c.json(envelope(new URL(c.req.url), rows.length, 0, rows.length, rows.map(present)));
   });
   r.post("/", async (c) => {
@@ -32,15 +41,27 @@ export function tokenRoutes(app: App) {
     if (days !== undefined && (typeof days !== "number" || !(days > 0) || days > 3650)) {
       throw invalid("expires_in_days must be a number of days from 1 to 3650", [{ path: "expires_in_days", message: "must be from 1 to 3650" }]);
     }
-    const { row, secret } = app.auth.createToken(c.get("actor"), name, days === undefined ? null : Date.now() / 1000 + (days as number) * 86400);
+    const role = body.role;
+    if (role !== undefined && !(ROLES as readonly unknown[]).includes(role)) {
+      throw invalid(`role must be one of ${ROLES.join(", ")}`, [{ path: "role", message: `must be one of ${ROLES.join(", ")}` }]);
+    }
+    const actor = c.get("actor");
+    const { row, secret } = app.auth.createToken(actor, name, days === undefined ? null : Date.now() / 1000 + (days as number) * 86400, (role as UserRole | undefined) ?? null);
+    audit(actor, "token.create", row, { name, role: row.role });
     c.header("Location", new URL(`/api/token/${row.id}/`, c.req.url).href);
     return c.json({ ...present(row), token: secret }, 201);
   });
   r.delete("/:id", (c) => {
     const id = Number(c.req.param("id"));
     if (!Number.isInteger(id)) throw new AppError(404, "not_found", "token not found");
-    if (!app.store.users.deleteToken(id, c.get("actor").userId)) throw notFound(`token ${id}`);
+    const actor = c.get("actor");
+    // An admin may revoke anyone's token; others only their own, and another's is "not found".
+    if (!app.store.users.deleteToken(id, isAdmin(actor) ? undefined : actor.userId)) throw notFound(`token ${id}`);
+    app.store.audit.record({ actor: actor.username, action: "token.delete", target: `/api/token/${id}/`, remote: actor.remote });
     return c.body(null, 204);
   });
+  function audit(actor: Actor, action: string, row: TokenRow, details: unknown) {
+    app.store.audit.record({ actor: actor.username, action, target: `/api/token/${row.id}/`, remote: actor.remote, details });
+  }
   return r;
 }

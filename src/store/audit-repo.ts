@@ -1,0 +1,60 @@
+/** The audit log: one row per change a user made, newest last. */
+import { and, count, desc, eq, sql, type SQL } from "drizzle-orm";
+import type { Db } from "./db.ts";
+import { lazy } from "./lazy.ts";
+import { audit, type AuditRow } from "./schema.ts";
+
+export interface AuditEntry {
+  actor: string;
+  action: string;
+  target?: string | null;
+  remote?: string | null;
+  details?: unknown;
+}
+
+export interface AuditFilter {
+  action?: string;
+  actor?: string;
+}
+
+export class AuditRepo {
+  private readonly insert;
+
+  constructor(private readonly db: Db) {
+    this.insert = lazy(() =>
+      db
+        .insert(audit)
+        .values({
+          at: sql.placeholder("at"),
+          actor: sql.placeholder("actor"),
+          action: sql.placeholder("action"),
+          target: sql.placeholder("target"),
+          remote: sql.placeholder("remote"),
+          details: sql.placeholder("details"),
+        })
+        .prepare(),
+    );
+  }
+
+  record(e: AuditEntry): void {
+    this.insert().run({
+      at: Date.now() / 1000,
+      actor: e.actor,
+      action: e.action,
+      target: e.target ?? null,
+      remote: e.remote ?? null,
+      details: e.details === undefined ? null : e.details,
+    });
+  }
+
+  /** Newest first. */
+  list(filter: AuditFilter, limit: number, offset: number): { rows: AuditRow[]; total: number } {
+    const conditions: SQL[] = [];
+    if (filter.action) conditions.push(eq(audit.action, filter.action));
+    if (filter.actor) conditions.push(eq(audit.actor, filter.actor));
+    const where = conditions.length ? and(...conditions) : undefined;
+    const rows = this.db.select().from(audit).where(where).orderBy(desc(audit.seq)).limit(limit).offset(offset).all();
+    const total = this.db.select({ n: count() }).from(audit).where(where).get()?.n ?? 0;
+    return { rows, total };
+  }
+}
