@@ -15,6 +15,13 @@ export interface Config {
   maxOutputBytes: number;
   maxBodyBytes: number;
   allowDirs: string[];
+  allowExec: string[];
+  denyExec: string[];
+  containment: "auto" | "process-group";
+  /** PEM files; with both, flue serves HTTPS. With a client CA, only clients holding a certificate it signed connect. */
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
   adminUser?: string;
   adminPassword?: string;
 }
@@ -56,6 +63,7 @@ export function parseDuration(text: string, flag: string): number {
   return Math.round(Number(m[1]) * unit);
 }
 
+const optionalPath = (text: string) => (text.trim() === "" ? undefined : resolve(text.trim()));
 const list = (text: string) => text.split(",").map((s) => s.trim()).filter(Boolean).map((p) => resolve(p));
 
 export const FLAGS: Record<string, FlagSpec> = {
@@ -68,6 +76,21 @@ export const FLAGS: Record<string, FlagSpec> = {
   "max-output": { key: "maxOutputBytes", help: "bytes a job's stdout or stderr may reach", default: "1GiB", parse: parseSize },
   "max-body": { key: "maxBodyBytes", help: "largest request body accepted", default: "256MiB", parse: parseSize },
   "allow-dir": { key: "allowDirs", help: "comma-separated directories a definition's paths may use besides the job's workdir", default: "", parse: list },
+  // Kept as written (a trailing "/" marks a directory); the executor resolves them to real paths.
+  "allow-exec": { key: "allowExec", help: "comma-separated executables, and directories ending in /, definitions may run (none: anything)", default: "", parse: (t) => t.split(",").map((s) => s.trim()).filter(Boolean) },
+  "deny-exec": { key: "denyExec", help: "comma-separated executables and directories (ending in /) definitions may never run, e.g. /bin/sh,/usr/bin/env", default: "", parse: (t) => t.split(",").map((s) => s.trim()).filter(Boolean) },
+  containment: {
+    key: "containment",
+    help: "auto: a cgroup per job where cgroup v2 allows, else process groups; process-group: never cgroups",
+    default: "auto",
+    parse: (t, flag) => {
+      if (t !== "auto" && t !== "process-group") throw new ConfigError(`${flag} must be auto or process-group, not "${t}"`);
+      return t;
+    },
+  },
+  "tls-cert": { key: "tlsCert", help: "PEM certificate (chain) file; with --tls-key, serve HTTPS", default: "", parse: optionalPath },
+  "tls-key": { key: "tlsKey", help: "PEM private key file for --tls-cert", default: "", parse: optionalPath },
+  "tls-client-ca": { key: "tlsClientCa", help: "PEM CA file; refuse TLS clients without a certificate it signed", default: "", parse: optionalPath },
 };
 
 const envName = (flag: string) => `FLUE_${flag.toUpperCase().replace(/-/g, "_")}`;
@@ -92,6 +115,8 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     const source = given.has(flag) ? `--${flag}` : fromEnv ? envName(flag) : `--${flag}`;
     config[spec.key] = spec.parse(text, source);
   }
+  if (!config.tlsCert !== !config.tlsKey) throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
+  if (config.tlsClientCa && !config.tlsCert) throw new ConfigError("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked only over TLS");
   config.adminUser = env.FLUE_ADMIN_USER || undefined;
   config.adminPassword = env.FLUE_ADMIN_PASSWORD || undefined;
   return config as unknown as Config;

@@ -4,7 +4,8 @@
  * design; everything it does is reachable from the API as well.
  */
 import { App } from "./app.ts";
-import { ConfigError, flagHelp, loadConfig } from "./config.ts";
+import { existsSync } from "node:fs";
+import { ConfigError, flagHelp, loadConfig, type Config } from "./config.ts";
 import { createHttp } from "./http/index.ts";
 import { DataDirLockedError, SchemaTooNewError } from "./store/index.ts";
 import { VERSION } from "./version.ts";
@@ -29,6 +30,20 @@ const DRAIN_MS = 500;
 function fail(message: string, code = 2): never {
   console.error(`flue: ${message}`);
   process.exit(code);
+}
+
+/**
+ * HTTPS from --tls-cert/--tls-key. With --tls-client-ca the handshake itself
+ * refuses a client without a certificate that CA signed: no request reaches flue.
+ */
+function tlsOptions(config: Config): Bun.TLSOptions | undefined {
+  if (!config.tlsCert || !config.tlsKey) return undefined;
+  for (const path of [config.tlsCert, config.tlsKey, config.tlsClientCa]) {
+    if (path && !existsSync(path)) fail(`cannot read the TLS file ${path}`);
+  }
+  const tls: Bun.TLSOptions = { cert: Bun.file(config.tlsCert), key: Bun.file(config.tlsKey) };
+  if (config.tlsClientCa) Object.assign(tls, { ca: Bun.file(config.tlsClientCa), requestCert: true, rejectUnauthorized: true });
+  return tls;
 }
 
 async function serve(args: string[]): Promise<void> {
@@ -78,11 +93,13 @@ async function serve(args: string[]): Promise<void> {
     server = Bun.serve({
       hostname: config.host,
       port: config.port,
-      fetch: http.fetch,
+      // The server goes in as the env so requests know their remote address (audit, throttling).
+      fetch: (req, server) => http.fetch(req, { server }),
       // Bodies past --max-body get flue's own 413; this is only the outer bound.
       maxRequestBodySize: config.maxBodyBytes + 1024 * 1024,
       // Long polls (?wait=) and event streams stay open; streams send heartbeats.
       idleTimeout: 0,
+      tls: tlsOptions(config),
     });
   } catch (e) {
     app.close(); // give the data dir back
@@ -94,9 +111,10 @@ async function serve(args: string[]): Promise<void> {
 
   const shown = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
   const lines = [
-    `flue ${VERSION} listening on http://${shown}:${server.port}`,
+    `flue ${VERSION} listening on ${config.tlsCert ? "https" : "http"}://${shown}:${server.port}`,
     `  data dir: ${config.dataDir}`,
     `  instance: ${app.instance.id}, ${config.slots} slots`,
+    `  containment: ${app.executor.containmentKind}${app.executor.containmentReason ? ` (${app.executor.containmentReason})` : ""}`,
   ];
   if (admin) {
     lines.push(

@@ -15,6 +15,35 @@ export function renderError(err: Error, c: Context): Response {
 }
 
 const MAX_DEPTH = 64;
+/**
+ * A JSON body's largest size, below --max-body: JSON is parsed whole, so it
+ * is held whole. Larger inputs go as multipart uploads.
+ */
+export const MAX_JSON_BYTES = 16 * 1024 * 1024;
+
+/** The body as text, refused with a 413 once it passes `max` bytes. */
+async function textAtMost(c: Context, max: number): Promise<string> {
+  const body = c.req.raw.body;
+  if (!body) return "";
+  const declared = Number(c.req.header("content-length"));
+  const tooLarge = () =>
+    new AppError(413, "too_large", `a JSON body may be at most ${max} bytes; send larger inputs as multipart/form-data uploads`);
+  if (declared > max) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
 
 /**
  * Reads a JSON body; malformed JSON is a 400 saying where it broke. Nesting
@@ -22,7 +51,7 @@ const MAX_DEPTH = 64;
  * validation, deep comparison) recurses and would overflow the stack.
  */
 export async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
+  const text = await textAtMost(c, MAX_JSON_BYTES);
   if (text.trim() === "") throw new AppError(400, "invalid", "the request body is empty; send JSON", [{ path: "", message: "expected a JSON body" }]);
   let body: unknown;
   try {

@@ -4,15 +4,17 @@
  * rules live in the services.
  */
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { AppError } from "../domain/index.ts";
+import { ThrottledError } from "../auth/index.ts";
 import type { App, HonoEnv } from "./env.ts";
+import { limitBody } from "./body-limit.ts";
 import { renderError } from "./errors.ts";
 import { eventRoutes } from "./api/events.ts";
 import { instanceRoutes } from "./api/instance.ts";
 import { jobRoutes } from "./api/jobs.ts";
 import { definitionRoutes } from "./api/process-definitions.ts";
 import { tokenRoutes } from "./api/tokens.ts";
+import { userRoutes } from "./api/users.ts";
+import { auditRoutes } from "./api/audit.ts";
 import { homePage } from "../../views/home.tsx";
 
 export function createHttp(app: App): Hono<HonoEnv> {
@@ -27,22 +29,26 @@ export function createHttp(app: App): Hono<HonoEnv> {
   http.get("/healthz", (c) => c.json({ status: "ok", version: app.instance.version }));
   http.get("/", (c) => c.html(homePage(app.instance)));
 
-  http.use(
-    "/api/*",
-    bodyLimit({
-      maxSize: app.config.maxBodyBytes,
-      onError: (c) => c.json(new AppError(413, "too_large", `the request body is larger than ${app.config.maxBodyBytes} bytes`).toJSON(), 413),
-    }),
-  );
+  // Who is asking comes first: an anonymous caller's body is never read.
   http.use("/api/*", async (c, next) => {
-    const actor = await app.auth.authenticate(c.req.header("authorization"));
+    // From the socket only: a header a client sets could name any address.
+    const remote = c.env?.server?.requestIP(c.req.raw)?.address ?? null;
+    let actor;
+    try {
+      actor = await app.auth.authenticate(c.req.header("authorization"), remote);
+    } catch (e) {
+      if (!(e instanceof ThrottledError)) throw e;
+      c.header("Retry-After", String(e.retryAfter));
+      return c.json(e.toJSON(), 429);
+    }
     if (!actor) {
       c.header("WWW-Authenticate", 'Basic realm="flue", charset="UTF-8"');
       return c.json({ error: { code: "unauthorized", message: "sign in with Basic auth or an API token (Authorization: Bearer ...)" } }, 401);
     }
-    c.set("actor", actor);
+    c.set("actor", { ...actor, remote });
     await next();
   });
+  http.use("/api/*", limitBody(app.config.maxBodyBytes));
 
   http.get("/api", (c) =>
     c.json({
@@ -50,6 +56,8 @@ export function createHttp(app: App): Hono<HonoEnv> {
       job: { list_endpoint: "/api/job/" },
       events: { stream_endpoint: "/api/events" },
       token: { list_endpoint: "/api/token/" },
+      user: { list_endpoint: "/api/user/" },
+      audit: { list_endpoint: "/api/audit/" },
       instance: { list_endpoint: "/api/instance/" },
     }),
   );
@@ -57,6 +65,8 @@ export function createHttp(app: App): Hono<HonoEnv> {
   http.route("/api/job", jobRoutes(app));
   http.route("/api/events", eventRoutes(app));
   http.route("/api/token", tokenRoutes(app));
+  http.route("/api/user", userRoutes(app));
+  http.route("/api/audit", auditRoutes(app));
   http.route("/api/instance", instanceRoutes(app));
   return http;
 }

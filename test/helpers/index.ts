@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { App } from "../../src/app.ts";
+import { App, type AppOptions } from "../../src/app.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { createHttp } from "../../src/http/index.ts";
 
@@ -40,10 +40,10 @@ export interface InProcess {
 }
 
 /** A whole flue in this process, on a temp data dir, with its executor running. */
-export async function inProcess(overrides: Partial<Config> = {}): Promise<InProcess> {
+export async function inProcess(overrides: Partial<Config> = {}, options: AppOptions = {}): Promise<InProcess> {
   const dir = tempDir();
   const config = { ...loadConfig(["--data-dir", dir.path, "--kill-grace", "1s"], {}), ...overrides };
-  const app = new App(config);
+  const app = new App(config, options);
   await app.auth.ensureAdmin(ADMIN.user, ADMIN.password);
   app.start();
   const http = createHttp(app);
@@ -113,7 +113,7 @@ export async function startBinary(opts: { dataDir?: string; args?: string[]; env
     const { value, done } = await reader.read();
     if (done) throw new Error(`flue exited before listening: ${out}${await new Response(proc.stderr).text()}`);
     out += decoder.decode(value);
-    url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
+    url = /listening on (https?:\/\/\S+)/.exec(out)?.[1];
   }
   // Keep draining stdout so the binary never blocks on a full pipe.
   void (async () => {

@@ -2,7 +2,7 @@
 import { Hono, type Context } from "hono";
 import { stream } from "hono/streaming";
 import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
-import { invalid, isFinal, JOB_STATES, type JobState } from "../../domain/index.ts";
+import { AppError, invalid, isFinal, JOB_STATES, type JobState } from "../../domain/index.ts";
 import { parseRef } from "../../service/index.ts";
 import type { OutputMeta } from "../../executor/index.ts";
 import type { JobRow } from "../../store/index.ts";
@@ -24,7 +24,8 @@ export function jobRoutes(app: App) {
     let created: JobRow[];
     let many = false;
     if (type.startsWith("multipart/form-data")) {
-      const form = await c.req.formData().catch(() => {
+      const form = await c.req.formData().catch((e) => {
+        if (e instanceof AppError) throw e; // past --max-body
         throw invalid("the multipart body could not be read", [{ path: "", message: "expected multipart/form-data with a boundary" }]);
       });
       const body: Record<string, unknown> = {};

@@ -1,15 +1,21 @@
 /** /api/process_definition/ — the registry, byte-compatible with the seed. */
 import { Hono } from "hono";
+import { invalid } from "../../domain/index.ts";
 import { readJson } from "../errors.ts";
 import type { App, HonoEnv } from "../env.ts";
 import { definitionUri, envelope, iso, paging, presentDefinition } from "../present.ts";
+
+const MAX_QUERY = 1000;
 
 export function definitionRoutes(app: App) {
   const r = new Hono<HonoEnv>({ strict: false });
 
   r.get("/", (c) => {
     const { limit, offset } = paging((k) => c.req.query(k));
-    const { rows, total } = app.definitions.list(limit, offset, c.req.query("q") || undefined);
+    const q = c.req.query("q") || undefined;
+    // SQLite refuses LIKE patterns past 50,000 bytes with an error; no name or search needs this many.
+    if (q && q.length > MAX_QUERY) throw invalid(`q must be at most ${MAX_QUERY} characters`, [{ path: "q", message: `at most ${MAX_QUERY} characters` }]);
+    const { rows, total } = app.definitions.list(limit, offset, q);
     return c.json(envelope(new URL(c.req.url), limit, offset, total, rows.map(presentDefinition)));
   });
 

@@ -1,0 +1,74 @@
+/**
+ * HTTPS with --tls-cert/--tls-key, and client certificates with
+ * --tls-client-ca: a client without one signed by that CA never gets a
+ * response. Certificates are made with openssl into a temp dir.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { basic, startBinary, tempDir } from "../helpers/index.ts";
+
+const dir = tempDir("flue-tls-");
+const file = (name: string) => join(dir.path, name);
+const pem = (name: string) => readFileSync(file(name), "utf8");
+
+function openssl(...args: string[]) {
+  const r = Bun.spawnSync(["openssl", ...args], { cwd: dir.path, stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr.toString()}`);
+}
+/** A key and a certificate for `cn`, signed by `ca` (or self-signed). */
+function issue(name: string, cn: string, ca?: string, ext = "") {
+  openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`);
+  const extFile = file(`${name}.ext`);
+  writeFileSync(extFile, ext);
+  const sign = ca ? ["-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial"] : ["-signkey", `${name}.key`];
+  openssl("x509", "-req", "-in", `${name}.csr`, "-out", `${name}.crt`, "-days", "2", ...sign, ...(ext ? ["-extfile", extFile] : []));
+}
+
+beforeAll(() => {
+  issue("ca", "flue test CA", undefined, "basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n");
+  issue("server", "localhost", "ca", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+  issue("client", "alice", "ca", "extendedKeyUsage=clientAuth\n");
+  issue("stranger-ca", "another CA", undefined, "basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n");
+  issue("stranger", "mallory", "stranger-ca", "extendedKeyUsage=clientAuth\n");
+});
+afterAll(() => dir.remove());
+
+const TLS = () => ["--tls-cert", file("server.crt"), "--tls-key", file("server.key")];
+const get = (url: string, tls: Record<string, string>) => fetch(`${url}/api/job/`, { headers: { authorization: basic() }, tls } as RequestInit);
+
+describe("--tls-cert and --tls-key", () => {
+  test("flue answers over https and says so", async () => {
+    const flue = await startBinary({ args: TLS() });
+    try {
+      expect(flue.url).toStartWith("https://");
+      const res = await get(flue.url, { ca: pem("ca.crt") });
+      expect(res.status).toBe(200);
+      // Plain http on the same port gets no answer.
+      expect(await fetch(flue.url.replace("https:", "http:")).then((r) => r.status, () => "refused")).not.toBe(200);
+    } finally {
+      await flue.stop();
+    }
+  }, 30_000);
+
+  test("a certificate without its key is a config error", async () => {
+    const r = Bun.spawnSync([join(import.meta.dir, "../../dist/flue"), "serve", "--port", "0", "--data-dir", dir.path, "--tls-cert", file("server.crt")], { stderr: "pipe" });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.toString()).toContain("--tls-key");
+  });
+});
+
+describe("--tls-client-ca", () => {
+  test("only a client with a certificate signed by that CA connects", async () => {
+    const flue = await startBinary({ args: [...TLS(), "--tls-client-ca", file("ca.crt")] });
+    try {
+      const withCert = await get(flue.url, { ca: pem("ca.crt"), cert: pem("client.crt"), key: pem("client.key") });
+      expect(withCert.status).toBe(200);
+      const refused = async (tls: Record<string, string>) => get(flue.url, tls).then((r) => `answered ${r.status}`, (e: Error) => `refused: ${e.message}`);
+      expect(await refused({ ca: pem("ca.crt") })).toStartWith("refused");
+      expect(await refused({ ca: pem("ca.crt"), cert: pem("stranger.crt"), key: pem("stranger.key") })).toStartWith("refused");
+    } finally {
+      await flue.stop();
+    }
+  }, 30_000);
+});
