@@ -4,6 +4,7 @@
  */
 import { invalid, maskSecrets, type ParameterSpec, type ParameterValue } from "../domain/index.ts";
 import type { DefinitionRow, JobMessage, JobRow } from "../store/index.ts";
+import type { App } from "./env.ts";
 
 export const iso = (t: number | null | undefined) => (t === null || t === undefined ? null : new Date(t * 1000).toISOString());
 
@@ -96,4 +97,18 @@ export function envelope(url: URL, limit: number, offset: number, total: number,
     },
     objects,
   };
+}
+
+/**
+ * An event as a caller sees it: the `parameters` of a `created` or `updated`
+ * event with every secret masked, by the job's definition version.
+ */
+export function presentEvent<E extends { id?: string; parameters?: unknown }>(app: App, e: E): E {
+  if (e.parameters === undefined || e.id === undefined) return e;
+  const values = e.parameters as Record<string, ParameterValue>;
+  const job = app.store.jobs.get(e.id);
+  const declared = job && app.store.definitions.resolved(job.definitionId, job.definitionVersion)?.parameters;
+  // A job that is gone: its definition's secrets are unknown, so nothing is shown.
+  if (!declared) return { ...e, parameters: Object.fromEntries(Object.keys(values).map((k) => [k, "********"])) };
+  return { ...e, parameters: maskSecrets(declared, values) };
 }

@@ -131,6 +131,10 @@ describe("logs and outputs", () => {
     expect(JSON.stringify(job)).not.toContain("hunter2");
     const list = await f.json("GET", "/api/job/?process_definition=secret");
     expect(JSON.stringify(list.body)).not.toContain("hunter2");
+    const events = await f.json("GET", `/api/job/${job.id}/events/`);
+    expect(events.body.objects.find((e: any) => e.type === "created").parameters).toEqual({ password: "********", user: "me" });
+    expect(JSON.stringify(events.body)).not.toContain("hunter2");
+    expect(JSON.stringify((await f.json("GET", "/api/audit/")).body)).not.toContain("hunter2");
     expect(await text(`/api/job/${job.id}/outputs/output_file`)).toBe("hunter2");
   });
 });

@@ -4,6 +4,7 @@ import { streamSSE } from "hono/streaming";
 import { invalid, isValidPattern, routingKey, topicMatcher, type FlueEvent } from "../../domain/index.ts";
 import { maySeeJob, seesAll } from "../../service/index.ts";
 import type { App, HonoEnv } from "../env.ts";
+import { presentEvent } from "../present.ts";
 
 const HEARTBEAT_MS = 15_000;
 
@@ -24,7 +25,7 @@ export function eventRoutes(app: App) {
       const unsubscribe = app.store.events.subscribe((e) => {
         const key = routingKey(e);
         if (!matches(key) || !visible(e)) return;
-        pending.push({ ...e, routing_key: key });
+        pending.push({ ...presentEvent(app, e), routing_key: key });
         wake?.();
       });
       s.onAbort(() => {

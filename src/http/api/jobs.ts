@@ -8,7 +8,7 @@ import type { OutputMeta } from "../../executor/index.ts";
 import type { JobRow } from "../../store/index.ts";
 import { readJson } from "../errors.ts";
 import type { App, HonoEnv } from "../env.ts";
-import { envelope, jobUri, paging, presentJob } from "../present.ts";
+import { envelope, jobUri, paging, presentEvent, presentJob } from "../present.ts";
 
 const MAX_WAIT = 600;
 
@@ -102,7 +102,7 @@ export function jobRoutes(app: App) {
     const all = app.store.events.listForJob(job.id, 0, offset + limit + 1);
     const page = all.slice(offset, offset + limit);
     const total = offset + page.length + (all.length > offset + limit ? 1 : 0);
-    return c.json(envelope(new URL(c.req.url), limit, offset, total, page));
+    return c.json(envelope(new URL(c.req.url), limit, offset, total, page.map((e) => presentEvent(app, e))));
   });
 
   const log = (which: "stdout" | "stderr") => (c: Context<HonoEnv>) => {
