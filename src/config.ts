@@ -64,7 +64,9 @@ export function parseDuration(text: string, flag: string): number {
 }
 
 const optionalPath = (text: string) => (text.trim() === "" ? undefined : resolve(text.trim()));
-const list = (text: string) => text.split(",").map((s) => s.trim()).filter(Boolean).map((p) => resolve(p));
+/** A comma-separated list, as written. */
+const names = (text: string) => text.split(",").map((s) => s.trim()).filter(Boolean);
+const list = (text: string) => names(text).map((p) => resolve(p));
 
 export const FLAGS: Record<string, FlagSpec> = {
   host: { key: "host", help: "address to listen on", default: "127.0.0.1", parse: (t) => t },
@@ -77,8 +79,8 @@ export const FLAGS: Record<string, FlagSpec> = {
   "max-body": { key: "maxBodyBytes", help: "largest request body accepted", default: "256MiB", parse: parseSize },
   "allow-dir": { key: "allowDirs", help: "comma-separated directories a definition's paths may use besides the job's workdir", default: "", parse: list },
   // Kept as written (a trailing "/" marks a directory); the executor resolves them to real paths.
-  "allow-exec": { key: "allowExec", help: "comma-separated executables, and directories ending in /, definitions may run (none: anything)", default: "", parse: (t) => t.split(",").map((s) => s.trim()).filter(Boolean) },
-  "deny-exec": { key: "denyExec", help: "comma-separated executables and directories (ending in /) definitions may never run, e.g. /bin/sh,/usr/bin/env", default: "", parse: (t) => t.split(",").map((s) => s.trim()).filter(Boolean) },
+  "allow-exec": { key: "allowExec", help: "comma-separated executables, and directories ending in /, definitions may run (none: anything)", default: "", parse: names },
+  "deny-exec": { key: "denyExec", help: "comma-separated executables and directories (ending in /) definitions may never run, e.g. /bin/sh,/usr/bin/env", default: "", parse: names },
   containment: {
     key: "containment",
     help: "auto: a cgroup per job where cgroup v2 allows, else process groups; process-group: never cgroups",

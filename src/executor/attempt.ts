@@ -8,7 +8,7 @@ import { renderTemplate, type ParameterValue, type ResolvedDefinition } from "..
 import type { QueuedJob } from "../store/index.ts";
 import { runProcess, type Metrics, type RunResult } from "./process.ts";
 import type { Containment } from "./containment.ts";
-import { checkExec, DEFAULT_PATH, type ExecPolicy } from "./exec-policy.ts";
+import { checkExec, DEFAULT_PATH, findExecutable, type ExecPolicy } from "./exec-policy.ts";
 import { prepareOutputs, StageError, stageIn, stageOut, type InputMeta, type StageContext } from "./stages.ts";
 import { resolveInside, type JobFiles } from "./workdir.ts";
 
@@ -97,9 +97,10 @@ async function attemptSteps(
   environment.FLUE_JOB_ATTEMPT = String(attempt);
   environment.FLUE_JOB_WORKDIR = workdir;
   // Checked again here: the flags may have changed since the definition was registered.
-  const refused = checkExec(def.exec, env.execPolicy, environment.PATH);
+  const found = findExecutable(def.exec, environment.PATH);
+  const refused = checkExec(def.exec, env.execPolicy, environment.PATH, found);
   if (refused) return { kind: "failed", reason: refused, retryable: false };
-  const executable = def.exec.includes("/") ? def.exec : (Bun.which(def.exec, { PATH: environment.PATH }) ?? def.exec);
+  const executable = found ?? def.exec;
   const result = await runProcess({
     cmd: [executable, ...argv],
     cwd,

@@ -16,9 +16,13 @@ export interface ExecPolicy {
 /** The PATH a job gets unless its definition sets one. */
 export const DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
 
-/** The executable the executor would start for `exec`: through PATH unless it has a "/", then its real path. */
-export function resolveExecutable(exec: string, path = DEFAULT_PATH): string | undefined {
-  const found = exec.includes("/") ? exec : Bun.which(exec, { PATH: path });
+/** Where the executor finds `exec`: as given when it has a "/", else through PATH. */
+export function findExecutable(exec: string, path = DEFAULT_PATH): string | undefined {
+  return exec.includes("/") ? exec : (Bun.which(exec, { PATH: path }) ?? undefined);
+}
+
+/** The real path of the executable the executor would start for `exec`. */
+export function resolveExecutable(exec: string, path = DEFAULT_PATH, found = findExecutable(exec, path)): string | undefined {
   if (!found) return undefined;
   try {
     return realpathSync(found);
@@ -60,8 +64,8 @@ export function execRefusal(exec: string, real: string | undefined, policy: Exec
   return undefined;
 }
 
-/** Resolves and checks in one: the refusal, if any. */
-export function checkExec(exec: string, policy: ExecPolicy, path = DEFAULT_PATH): string | undefined {
+/** Resolves and checks in one: the refusal, if any. `found`: findExecutable's answer, when the caller has it. */
+export function checkExec(exec: string, policy: ExecPolicy, path = DEFAULT_PATH, found?: string): string | undefined {
   if (!policy.allow.length && !policy.deny.length) return undefined;
-  return execRefusal(exec, resolveExecutable(exec, path), policy);
+  return execRefusal(exec, resolveExecutable(exec, path, found ?? findExecutable(exec, path)), policy);
 }

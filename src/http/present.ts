@@ -112,3 +112,6 @@ export function presentEvent<E extends { id?: string; parameters?: unknown }>(ap
   if (!declared) return { ...e, parameters: Object.fromEntries(Object.keys(values).map((k) => [k, "********"])) };
   return { ...e, parameters: maskSecrets(declared, values) };
 }
+
+/** A yes/no query parameter: "1", "true" or "yes" is yes. */
+export const queryFlag = (value: string | undefined) => value === "1" || value === "true" || value === "yes";

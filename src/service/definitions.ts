@@ -46,7 +46,7 @@ export class DefinitionService {
   create(body: unknown, actor: Actor): DefinitionRow {
     requireAdmin(actor, "change process definitions");
     const row = this.store.definitions.create(this.parse(body), actor.username);
-    this.audit(actor, "definition.create", row, { version: row.version });
+    this.store.audit.record(actor, "definition.create", definitionTarget(row), { name: row.name, version: row.version });
     return row;
   }
 
@@ -54,7 +54,7 @@ export class DefinitionService {
     requireAdmin(actor, "change process definitions");
     const row = this.get(ref);
     const updated = this.store.definitions.update(row.id, this.parse(body, row.id));
-    this.audit(actor, "definition.update", updated, { version: updated.version });
+    this.store.audit.record(actor, "definition.update", definitionTarget(updated), { name: updated.name, version: updated.version });
     return updated;
   }
 
@@ -62,17 +62,16 @@ export class DefinitionService {
     requireAdmin(actor, "change process definitions");
     const row = this.get(ref);
     this.store.definitions.delete(row.id);
-    this.audit(actor, "definition.delete", row);
-  }
-
-  private audit(actor: Actor, action: string, row: DefinitionRow, details?: unknown) {
-    this.store.audit.record({ actor: actor.username, action, target: `/api/process_definition/${row.id}/`, remote: actor.remote, details: { name: row.name, ...(details as object) } });
+    this.store.audit.record(actor, "definition.delete", definitionTarget(row), { name: row.name });
   }
 
   versions(ref: string | number) {
     return this.store.definitions.versions(this.get(ref).id);
   }
 }
+
+/** How the audit log names a definition. */
+const definitionTarget = (row: DefinitionRow) => `/api/process_definition/${row.id}/`;
 
 /** "3", 3, "tr" and "/api/process_definition/3/" all name a definition. */
 export function parseRef(ref: string | number): string | number {

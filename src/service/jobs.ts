@@ -83,7 +83,7 @@ export class JobService {
     }
     await this.store.events.commit(...events);
     // One row for a bulk submission, with every id in the details.
-    this.audit(actor, "job.submit", many ? `${ids.length} jobs` : ids[0], many ? { ids } : undefined);
+    this.store.audit.record(actor, "job.submit", many ? `${ids.length} jobs` : ids[0], many ? { ids } : undefined);
     return ids.map((id) => this.store.jobs.get(id)!);
   }
 
@@ -114,10 +114,6 @@ export class JobService {
       throw forbidden(canSubmit(actor) ? `only its owner or an admin may ${verb} job ${id}` : `a viewer may not ${verb} jobs`);
     }
     return job;
-  }
-
-  private audit(actor: Actor, action: string, target: string, details?: unknown) {
-    this.store.audit.record({ actor: actor.username, action, target, remote: actor.remote, details });
   }
 
   list(filter: JobFilter, limit: number, offset: number, actor: Actor) {
@@ -187,7 +183,7 @@ export class JobService {
     const job = this.control(id, actor, "cancel");
     if (isFinal(job.state as JobState)) throw conflict(`job ${id} is ${job.state} already`);
     await this.stop(id, actor);
-    this.audit(actor, "job.cancel", id);
+    this.store.audit.record(actor, "job.cancel", id);
     return this.store.jobs.get(id)!;
   }
 
@@ -205,7 +201,7 @@ export class JobService {
     if (!isFinal(job.state as JobState)) await this.stop(id, actor);
     this.executor.files.remove(id, this.store.jobs.get(id)?.attempts ?? job.attempts);
     this.store.events.append(this.event("deleted", id));
-    this.audit(actor, "job.delete", id);
+    this.store.audit.record(actor, "job.delete", id);
   }
 
   /** Resolves when the job reaches a final state or `seconds` pass, with the job as it is then. */

@@ -36,7 +36,7 @@ export class UserService {
       throw new AppError(409, "conflict", `a user named "${u.username}" exists already`, [{ path: "username", message: `"${u.username}" is taken` }]);
     }
     const row = this.store.users.create(u.username, await this.hashPassword(u.password), u.role, u.sees_all_jobs ?? false);
-    this.audit(actor, "user.create", row, { role: row.role, sees_all_jobs: row.seesAllJobs });
+    this.store.audit.record(actor, "user.create", row.username, { role: row.role, sees_all_jobs: row.seesAllJobs });
     return row;
   }
 
@@ -53,7 +53,7 @@ export class UserService {
     if (p.password !== undefined) set.passwordHash = await this.hashPassword(p.password);
     const row = Object.keys(set).length ? this.store.users.update(user.id, set)! : user;
     // Never the password itself; only that it changed.
-    this.audit(actor, "user.update", row, { role: p.role, sees_all_jobs: p.sees_all_jobs, password_changed: p.password !== undefined || undefined });
+    this.store.audit.record(actor, "user.update", row.username, { role: p.role, sees_all_jobs: p.sees_all_jobs, password_changed: p.password !== undefined || undefined });
     return row;
   }
 
@@ -63,10 +63,6 @@ export class UserService {
     if (user.id === actor.userId) throw conflict("you cannot delete yourself; another admin can");
     if (user.role === "admin" && this.store.users.countAdmins() <= 1) throw conflict(`${user.username} is the last admin`);
     this.store.users.delete(user.id);
-    this.audit(actor, "user.delete", user);
-  }
-
-  private audit(actor: Actor, action: string, user: UserRow, details?: unknown) {
-    this.store.audit.record({ actor: actor.username, action, target: user.username, remote: actor.remote, details });
+    this.store.audit.record(actor, "user.delete", user.username);
   }
 }

@@ -4,12 +4,11 @@ import type { Db } from "./db.ts";
 import { lazy } from "./lazy.ts";
 import { audit, type AuditRow } from "./schema.ts";
 
-export interface AuditEntry {
-  actor: string;
-  action: string;
-  target?: string | null;
+/** Who made a change, as the services know them: an Actor fits. */
+export interface AuditActor {
+  username: string;
+  /** The socket's remote address, when the server knows it. */
   remote?: string | null;
-  details?: unknown;
 }
 
 export interface AuditFilter {
@@ -36,14 +35,15 @@ export class AuditRepo {
     );
   }
 
-  record(e: AuditEntry): void {
+  /** One change: `action` such as "job.cancel", on `target` (a resource URI, a job id, a username). */
+  record(actor: AuditActor, action: string, target: string | null, details?: unknown): void {
     this.insert().run({
       at: Date.now() / 1000,
-      actor: e.actor,
-      action: e.action,
-      target: e.target ?? null,
-      remote: e.remote ?? null,
-      details: e.details === undefined ? null : e.details,
+      actor: actor.username,
+      action,
+      target,
+      remote: actor.remote ?? null,
+      details: details === undefined ? null : details,
     });
   }
 

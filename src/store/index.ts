@@ -14,7 +14,7 @@ export type { JobMessage } from "./projection.ts";
 export type { JobFilter, JobsRepo, QueuedJob } from "./jobs-repo.ts";
 export type { Role } from "./users-repo.ts";
 export type { DefinitionRow, JobRow, TokenRow, UserRow, AuditRow } from "./schema.ts";
-export type { AuditEntry, AuditFilter, AuditRepo } from "./audit-repo.ts";
+export type { AuditActor, AuditFilter, AuditRepo } from "./audit-repo.ts";
 export type { Db };
 
 /** The store: one SQLite database and the repositories over it. */

@@ -8,7 +8,7 @@ import type { OutputMeta } from "../../executor/index.ts";
 import type { JobRow } from "../../store/index.ts";
 import { readJson } from "../errors.ts";
 import type { App, HonoEnv } from "../env.ts";
-import { envelope, jobUri, paging, presentEvent, presentJob } from "../present.ts";
+import { envelope, jobUri, paging, presentEvent, presentJob, queryFlag } from "../present.ts";
 
 const MAX_WAIT = 600;
 
@@ -107,7 +107,7 @@ export function jobRoutes(app: App) {
 
   const log = (which: "stdout" | "stderr") => (c: Context<HonoEnv>) => {
     const job = app.jobs.get(c.req.param("id")!, c.get("actor"));
-    const follow = ["1", "true", "yes"].includes(c.req.query("follow") ?? "");
+    const follow = queryFlag(c.req.query("follow"));
     c.header("Content-Type", "text/plain; charset=utf-8");
     c.header("Cache-Control", "no-store");
     const pathOf = () => {

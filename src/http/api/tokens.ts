@@ -4,11 +4,11 @@
  */
 import { Hono } from "hono";
 import { AppError, invalid, notFound, ROLES, type UserRole } from "../../domain/index.ts";
-import { isAdmin, type Actor } from "../../service/index.ts";
+import { isAdmin } from "../../service/index.ts";
 import type { TokenRow } from "../../store/index.ts";
 import { readJson } from "../errors.ts";
 import type { App, HonoEnv } from "../env.ts";
-import { envelope, iso } from "../present.ts";
+import { envelope, iso, queryFlag } from "../present.ts";
 
 const present = (t: TokenRow & { username?: string }) => ({
   id: t.id,
@@ -25,7 +25,7 @@ export function tokenRoutes(app: App) {
   const r = new Hono<HonoEnv>({ strict: false });
   r.get("/", (c) => {
     const actor = c.get("actor");
-    const all = ["1", "true", "yes"].includes(c.req.query("all") ?? "");
+    const all = queryFlag(c.req.query("all"));
     if (all && !isAdmin(actor)) throw new AppError(403, "forbidden", "only an admin may list every user's tokens");
     const rows = all ? app.store.users.allTokens() : app.store.users.tokensOf(actor.userId);
     return c.json(envelope(new URL(c.req.url), rows.length, 0, rows.length, rows.map(present)));
@@ -47,7 +47,7 @@ export function tokenRoutes(app: App) {
     }
     const actor = c.get("actor");
     const { row, secret } = app.auth.createToken(actor, name, days === undefined ? null : Date.now() / 1000 + (days as number) * 86400, (role as UserRole | undefined) ?? null);
-    audit(actor, "token.create", row, { name, role: row.role });
+    app.store.audit.record(actor, "token.create", `/api/token/${row.id}/`, { name, role: row.role });
     c.header("Location", new URL(`/api/token/${row.id}/`, c.req.url).href);
     return c.json({ ...present(row), token: secret }, 201);
   });
@@ -57,11 +57,8 @@ export function tokenRoutes(app: App) {
     const actor = c.get("actor");
     // An admin may revoke anyone's token; others only their own, and another's is "not found".
     if (!app.store.users.deleteToken(id, isAdmin(actor) ? undefined : actor.userId)) throw notFound(`token ${id}`);
-    app.store.audit.record({ actor: actor.username, action: "token.delete", target: `/api/token/${id}/`, remote: actor.remote });
+    app.store.audit.record(actor, "token.delete", `/api/token/${id}/`);
     return c.body(null, 204);
   });
-  function audit(actor: Actor, action: string, row: TokenRow, details: unknown) {
-    app.store.audit.record({ actor: actor.username, action, target: `/api/token/${row.id}/`, remote: actor.remote, details });
-  }
   return r;
 }
