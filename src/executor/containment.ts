@@ -67,8 +67,6 @@ export function homeCgroup(procCgroup: string): string | undefined {
 /** How long a killed cell may take to empty before flue gives up waiting for it. */
 const EMPTY_WAIT_MS = 2000;
 
-const populated = (dir: string) => /^populated 1$/m.test(readFileSync(join(dir, "cgroup.events"), "utf8"));
-
 class CgroupCell implements Cell {
   constructor(private readonly dir: string) {}
 
@@ -79,17 +77,14 @@ class CgroupCell implements Cell {
   }
 
   async destroy(): Promise<void> {
+    // Mostly the job left nothing behind and the cell goes at once (EBUSY while it holds a process).
+    if (tryRmdir(this.dir)) return;
     const deadline = performance.now() + EMPTY_WAIT_MS;
-    try {
-      if (populated(this.dir)) {
-        this.kill();
-        for (let wait = 1; populated(this.dir); wait = Math.min(wait * 2, 50)) {
-          if (performance.now() > deadline) return; // left for shutdown or recovery
-          await Bun.sleep(wait);
-        }
-      }
-      rmdirSync(this.dir);
-    } catch {}
+    this.kill();
+    for (let wait = 1; !tryRmdir(this.dir); wait = Math.min(wait * 2, 50)) {
+      if (performance.now() > deadline) return; // left for shutdown or recovery
+      await Bun.sleep(wait);
+    }
   }
 }
 
@@ -142,14 +137,23 @@ class Cgroups implements Containment {
   }
 }
 
+/** Removes an empty cell; false while it still holds a process. */
+function tryRmdir(dir: string): boolean {
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT";
+  }
+}
+
 /** Kills a cell and removes it, waiting for it synchronously (start-up and shutdown only). */
 function removeSync(dir: string): void {
   const deadline = performance.now() + EMPTY_WAIT_MS;
   try {
     writeFileSync(join(dir, "cgroup.kill"), "1");
-    while (populated(dir) && performance.now() < deadline) Bun.sleepSync(2);
-    rmdirSync(dir);
   } catch {}
+  while (!tryRmdir(dir) && performance.now() < deadline) Bun.sleepSync(2);
 }
 
 /**
