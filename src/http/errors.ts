@@ -25,10 +25,13 @@ export const MAX_JSON_BYTES = 16 * 1024 * 1024;
 async function textAtMost(c: Context, max: number): Promise<string> {
   const body = c.req.raw.body;
   if (!body) return "";
-  const declared = Number(c.req.header("content-length"));
+  const length = c.req.header("content-length");
   const tooLarge = () =>
     new AppError(413, "too_large", `a JSON body may be at most ${max} bytes; send larger inputs as multipart/form-data uploads`);
-  if (declared > max) throw tooLarge();
+  if (length !== undefined) {
+    if (Number(length) > max) throw tooLarge();
+    return c.req.text(); // no more than the declared length arrives
+  }
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = body.getReader();

@@ -81,9 +81,9 @@ export class JobService {
       );
       if (s.state === "QUEUED") events.push(this.event("queued", id));
     }
+    // One row for a bulk submission, with every id in the details, in the events' transaction.
+    this.store.events.withNext(() => this.store.audit.record(actor, "job.submit", many ? `${ids.length} jobs` : ids[0], many ? { ids } : undefined));
     await this.store.events.commit(...events);
-    // One row for a bulk submission, with every id in the details.
-    this.store.audit.record(actor, "job.submit", many ? `${ids.length} jobs` : ids[0], many ? { ids } : undefined);
     return ids.map((id) => this.store.jobs.get(id)!);
   }
 

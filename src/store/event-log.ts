@@ -28,12 +28,14 @@ const BASE_FIELDS = new Set(["type", "id", "executor", "timestamp", "thread"]);
 export class EventLog {
   private readonly listeners = new Set<EventListener>();
   private pending: FlueEvent[] = [];
+  /** Other rows to write in the same transaction as the pending events (see `withNext`). */
+  private alongside: (() => void)[] = [];
   private flushTimer: Timer | undefined;
   private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readonly projection: Projection;
   private readonly insert: Statement;
   private readonly forJob: Statement<StoredEvent, [string, number, number]>;
-  private readonly appendTx: (events: FlueEvent[]) => void;
+  private readonly appendTx: (events: FlueEvent[], alongside: (() => void)[]) => void;
 
   constructor(sqlite: Database) {
     this.projection = new Projection(sqlite);
@@ -44,7 +46,8 @@ export class EventLog {
       `SELECT e.seq, e.type, e.timestamp, e.executor, e.thread, e.data, j.id AS job_id
        FROM events e JOIN jobs j ON j.seq = e.job_seq WHERE j.id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`,
     );
-    const tx = sqlite.transaction((events: FlueEvent[]) => {
+    const tx = sqlite.transaction((events: FlueEvent[], alongside: (() => void)[]) => {
+      for (const write of alongside) write();
       for (const e of events) {
         const jobSeq = this.projection.apply(e);
         if (jobSeq === null) continue;
@@ -57,9 +60,9 @@ export class EventLog {
       }
       this.projection.endBatch();
     });
-    this.appendTx = (events) => {
+    this.appendTx = (events, alongside) => {
       try {
-        tx(events);
+        tx(events, alongside);
       } catch (e) {
         this.projection.reset();
         throw e;
@@ -100,6 +103,15 @@ export class EventLog {
     });
   }
 
+  /**
+   * Writes another row (an audit entry) in the transaction that carries the
+   * next events: a request that commits its events pays for one commit, not
+   * two, and the row stands or falls with them.
+   */
+  withNext(write: () => void): void {
+    this.alongside.push(write);
+  }
+
   /** A flush from a timer: a failure is reported, since no caller is there to hear it. */
   private flushQuietly(): void {
     try {
@@ -115,14 +127,16 @@ export class EventLog {
     this.flushTimer = undefined;
     const waiting = this.waiting;
     this.waiting = [];
-    if (this.pending.length === 0) {
+    if (this.pending.length === 0 && this.alongside.length === 0) {
       for (const w of waiting) w.resolve();
       return;
     }
     const batch = this.pending;
+    const alongside = this.alongside;
     this.pending = [];
+    this.alongside = [];
     try {
-      this.appendTx(batch);
+      this.appendTx(batch, alongside);
     } catch (e) {
       // Nothing of the batch was written; who waits for it hears why.
       for (const w of waiting) w.reject(e);

@@ -81,6 +81,23 @@ describe("a 1 GB body", () => {
       },
     });
   };
+  test("a JSON body past 16 MiB is a JSON 413 pointing to multipart uploads, declared or chunked", async () => {
+    const big = JSON.stringify({ process_definition: 1, inputs: { x: { content: "a".repeat(17 * 1024 * 1024) } } });
+    const declared = await flue.fetch("/api/job/", { method: "POST", headers: { "content-type": "application/json" }, body: big });
+    const chunked = await flue.fetch("/api/job/", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: new Blob([big]).stream(),
+      duplex: "half",
+    } as RequestInit);
+    for (const res of [declared, chunked]) {
+      expect(res.status).toBe(413);
+      const body = (await res.json()) as any;
+      expect(body.error.code).toBe("too_large");
+      expect(body.error.message).toContain("multipart/form-data");
+    }
+  }, 30_000);
+
   test("chunked from an anonymous caller is a 401 before any of it is read", async () => {
     const before = rssMb();
     const res = await fetch(`${flue.url}/api/job/`, { method: "POST", headers: { "content-type": "application/json" }, body: gigabyte(), duplex: "half" } as RequestInit).catch((e: Error) => e);
