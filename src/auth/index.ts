@@ -51,6 +51,8 @@ export class Auth {
    */
   private readonly verified = new Map<string, { hash: string; until: number }>();
   private readonly throttle: Throttle;
+  /** While the first admin is being made. */
+  private firstAdmin: Promise<unknown> | undefined;
 
   constructor(
     private readonly store: Store,
@@ -63,13 +65,19 @@ export class Auth {
     return Bun.password.hash(password, ARGON2);
   }
 
-  /** On an empty store, creates the first admin from the given credentials or a generated password. */
-  async ensureAdmin(username: string | undefined, password: string | undefined): Promise<FirstAdmin | undefined> {
-    if (this.store.users.count() > 0) return undefined;
+  /**
+   * On an empty store, creates the first admin from the given credentials or
+   * a generated password. Sign-ins that arrive meanwhile (flue listens
+   * before the hash is done) wait for it, rather than fail and count
+   * towards the throttle.
+   */
+  ensureAdmin(username: string | undefined, password: string | undefined): Promise<FirstAdmin | undefined> {
+    if (this.store.users.count() > 0) return Promise.resolve(undefined);
     const name = username || "admin";
     const generated = password ? undefined : generateSecret(15);
-    await this.createUser(name, password || generated!, "admin");
-    return { username: name, generatedPassword: generated };
+    const made = this.createUser(name, password || generated!, "admin").then(() => ({ username: name, generatedPassword: generated }));
+    this.firstAdmin = made.finally(() => (this.firstAdmin = undefined));
+    return made;
   }
 
   async createUser(username: string, password: string, role: Role): Promise<UserRow> {
@@ -82,6 +90,7 @@ export class Auth {
    */
   async authenticate(header: string | undefined, remote: string | null = null): Promise<Actor | undefined> {
     if (!header) return undefined;
+    if (this.firstAdmin) await this.firstAdmin.catch(() => {});
     const space = header.indexOf(" ");
     const scheme = header.slice(0, space).toLowerCase();
     const value = header.slice(space + 1).trim();
