@@ -89,32 +89,60 @@ class CgroupCell implements Cell {
 }
 
 class Cgroups implements Containment {
-  readonly kind = "cgroup";
+  /** Why cgroups stopped working after start-up; from then on, process groups. */
+  reason: string | undefined;
+  private readonly self = String(process.pid);
 
   constructor(
     private readonly home: string,
     private readonly dir: string,
   ) {}
 
+  get kind(): ContainmentKind {
+    return this.reason === undefined ? "cgroup" : "process-group";
+  }
+
+  /** Moves flue back to its own cgroup; false if even that failed. */
+  private goHome(): boolean {
+    try {
+      writeFileSync(join(this.home, "cgroup.procs"), this.self);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private giveUp(why: unknown): void {
+    const err = why as NodeJS.ErrnoException;
+    this.reason = `cgroups stopped working: ${err.code ?? err.message}`;
+    console.error(`flue: ${this.reason}; jobs run in process groups from now on`);
+  }
+
   spawnIn<T>(name: string, spawn: () => T): { value: T; cell: Cell } {
+    if (this.reason !== undefined) return { value: spawn(), cell: noCell };
     const cell = join(this.dir, name);
     try {
-      mkdirSync(cell);
+      mkdirOnce(cell);
+      writeFileSync(join(cell, "cgroup.procs"), this.self);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      // Never a reason to fail a job: it runs in its process group instead.
+      this.goHome();
+      tryRmdir(cell);
+      this.giveUp(e);
+      return { value: spawn(), cell: noCell };
     }
-    const self = String(process.pid);
-    writeFileSync(join(cell, "cgroup.procs"), self);
     let value: T;
     try {
       value = spawn();
     } catch (e) {
-      writeFileSync(join(this.home, "cgroup.procs"), self);
-      rmdirSync(cell);
+      if (this.goHome()) tryRmdir(cell);
       throw e;
     }
-    // Must not fail silently: flue would be killed with the job.
-    writeFileSync(join(this.home, "cgroup.procs"), self);
+    if (!this.goHome()) {
+      // flue itself is still in the cell: it must never be killed or removed.
+      this.giveUp(new Error(`flue could not leave the cgroup ${cell}`));
+      return { value, cell: noCell };
+    }
     return { value, cell: new CgroupCell(cell) };
   }
 
@@ -134,6 +162,14 @@ class Cgroups implements Containment {
     try {
       rmdirSync(this.dir);
     } catch {}
+  }
+}
+
+function mkdirOnce(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
   }
 }
 
@@ -172,18 +208,14 @@ export function openContainment(instanceId: string, want: "auto" | "process-grou
     if (rel === undefined) return processGroupOnly("flue's cgroup is outside the cgroup2 mount");
     const home = join(m.mount, rel);
     const dir = join(home, `flue-${instanceId}`);
-    try {
-      mkdirSync(dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-    const c = new Cgroups(home, dir);
-    // A trial cell: moving in and out, and cgroup.kill, must all work.
-    const trial = `trial-${process.pid}`;
-    c.spawnIn(trial, () => undefined);
-    writeFileSync(join(dir, trial, "cgroup.kill"), "1");
-    rmdirSync(join(dir, trial));
-    return c;
+    mkdirOnce(dir);
+    // A trial cell: making it, cgroup.kill and removing it must work. Moving flue in is
+    // tried at the first spawn (its first time waits for an RCU grace period, ~10 ms).
+    const trial = join(dir, `trial-${process.pid}`);
+    mkdirOnce(trial);
+    writeFileSync(join(trial, "cgroup.kill"), "1");
+    rmdirSync(trial);
+    return new Cgroups(home, dir);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     return processGroupOnly(`cgroups unavailable: ${err.code ?? err.message}`);

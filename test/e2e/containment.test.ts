@@ -6,7 +6,7 @@
  * through /proc by the FLUE_JOB_ID every one of them inherits.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
 import { openContainment } from "../../src/executor/containment.ts";
 import { eventually, inProcess, type InProcess } from "../helpers/index.ts";
 
@@ -101,6 +101,25 @@ describe.skipIf(!cgroupsHere)("cgroups", () => {
     const home = (readFileSync("/proc/self/cgroup", "utf8").match(/^0::(.*)$/m) ?? [])[1];
     const mount = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((l) => l.includes(" - cgroup2 "))!.split(" ")[4];
     expect(existsSync(`${mount}${home === "/" ? "" : home}/flue-${id}`)).toBe(false);
+  });
+});
+
+describe.skipIf(!cgroupsHere)("cgroups that stop working", () => {
+  test("a job still runs, in its process group, and the instance says so", async () => {
+    const f = await inProcess({ containment: "auto" });
+    try {
+      const def = (await f.json("POST", "/api/process_definition/", { definition: { exec: "/bin/true" } })).body;
+      const run = async () => (await f.json("GET", `/api/job/${(await f.json("POST", "/api/job/", { process_definition: def.id })).body.id}/?wait=10`)).body;
+      expect((await run()).state).toBe("FINISHED");
+      // Take flue's cgroup directory away between two jobs (it is empty then).
+      const home = (readFileSync("/proc/self/cgroup", "utf8").match(/^0::(.*)$/m) ?? [])[1];
+      const mount = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((l) => l.includes(" - cgroup2 "))!.split(" ")[4];
+      rmdirSync(`${mount}${home === "/" ? "" : home}/flue-${f.app.instance.id}`);
+      expect((await run()).state).toBe("FINISHED");
+      expect((await f.json("GET", "/api/instance/")).body.objects[0].containment).toBe("process-group");
+    } finally {
+      await f.close();
+    }
   });
 });
 
