@@ -33,6 +33,21 @@ export function stats(samples: number[]) {
 export const ms = (x: number) => `${x.toFixed(2)} ms`;
 export const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
+/**
+ * Polls `check` until it returns a value other than undefined; past `ms`
+ * throws with `what` and the last `status` it gave, so a case that stalls
+ * fails loudly instead of hanging the run.
+ */
+export async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>, status: () => Promise<string> | string = () => ""): Promise<T> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (performance.now() > deadline) throw new Error(`bench: ${what} did not happen within ${ms / 1000} s ${await status()}`);
+    await Bun.sleep(5);
+  }
+}
+
 export function tempDir(): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), "flue-bench-"));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };

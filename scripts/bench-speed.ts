@@ -5,7 +5,7 @@
 import { Database } from "bun:sqlite";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { bareServer, concurrently, ms, startFlue, stats, tempDir, type Bench } from "./bench-lib.ts";
+import { bareServer, concurrently, ms, startFlue, stats, tempDir, until, type Bench } from "./bench-lib.ts";
 
 // ---- baselines ------------------------------------------------------------
 
@@ -85,11 +85,12 @@ export async function throughput(bench: Bench) {
       const batch = Array.from({ length: Math.min(1000, n - i) }, () => ({ process_definition: def.id }));
       await flue.json("/api/job/", batch);
     }
-    for (;;) {
-      const done = await flue.json("/api/job/?state=FINISHED,FAILED&limit=1");
-      if (done.meta.total_count >= n) break;
-      await Bun.sleep(25);
-    }
+    await until(
+      `all ${n} jobs ending`,
+      n * 20 + 30_000,
+      async () => ((await flue.json("/api/job/?state=FINISHED,FAILED&limit=1")).meta.total_count >= n ? true : undefined),
+      async () => JSON.stringify(Object.fromEntries(await Promise.all(["NEW", "QUEUED", "RUNNING", "WAITING", "FINISHED", "FAILED", "CANCELLED"].map(async (s) => [s, (await flue.json(`/api/job/?state=${s}&limit=1`)).meta.total_count])))),
+    );
     const rate = n / ((performance.now() - t) / 1000);
     const flueCpu = cpuPerJob(cpuBefore, threadCpu(flue.pid), n);
     const failed = (await flue.json("/api/job/?state=FAILED&limit=1")).meta.total_count;
