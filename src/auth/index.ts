@@ -32,11 +32,23 @@ export function generateSecret(bytes = 18): string {
 
 const toActor = (u: UserRow, role: Role = u.role): Actor => ({ userId: u.id, username: u.username, role, seesAllJobs: u.seesAllJobs });
 
-/** Too many failed sign-ins for a username or from an address; `retryAfter` is in seconds. */
+/** Too many failed sign-ins for a username from an address, or from an address; `retryAfter` is in seconds. */
 export class ThrottledError extends AppError {
   constructor(readonly retryAfter: number) {
     super(429, "too_many_attempts", `too many failed sign-ins; try again in ${retryAfter} s`);
   }
+}
+
+/**
+ * What a failed sign-in counts against, with how many times the throttle's
+ * allowance each may fail: the name from this address (a guesser), and the
+ * address across all names (a sprayer), which gets ten times as many so that
+ * users behind one proxy do not lock each other out. Never the name alone:
+ * anyone could then lock the admin out from anywhere.
+ */
+function throttleKeys(username: string, remote: string | null): [string, number][] {
+  const from = remote ?? "-";
+  return [[`user:${username}@${from}`, 1], [`addr:${from}`, 10]];
 }
 
 export interface AuthOptions {
@@ -59,6 +71,11 @@ export class Auth {
     opts: AuthOptions = {},
   ) {
     this.throttle = new Throttle(opts.throttle);
+  }
+
+  private decoy: Promise<string> | undefined;
+  private decoyHash(): Promise<string> {
+    return (this.decoy ??= this.hashPassword(generateSecret()));
   }
 
   hashPassword(password: string): Promise<string> {
@@ -86,7 +103,7 @@ export class Auth {
 
   /**
    * The actor an Authorization header names, or undefined. Throws
-   * ThrottledError while the username or `remote` has failed too often.
+   * ThrottledError while the username from `remote`, or `remote` itself, has failed too often.
    */
   async authenticate(header: string | undefined, remote: string | null = null): Promise<Actor | undefined> {
     if (!header) return undefined;
@@ -105,18 +122,22 @@ export class Auth {
     const colon = decoded.indexOf(":");
     if (colon < 0) return undefined;
     const username = decoded.slice(0, colon);
-    const keys = [`user:${username}`, ...(remote ? [`addr:${remote}`] : [])];
-    const wait = Math.max(...keys.map((k) => this.throttle.retryAfter(k)));
+    const keys = throttleKeys(username, remote);
+    const wait = Math.max(...keys.map(([k, times]) => this.throttle.retryAfter(k, times)));
     if (wait > 0) throw new ThrottledError(wait);
     const actor = await this.byPassword(username, decoded.slice(colon + 1));
-    for (const k of keys) actor ? this.throttle.succeed(k) : this.throttle.fail(k);
+    for (const [k] of keys) actor ? this.throttle.succeed(k) : this.throttle.fail(k);
     return actor;
   }
 
   async byPassword(username: string, password: string): Promise<Actor | undefined> {
     // Read the row on every request (a prepared lookup): role changes and deletions apply at once.
     const user = this.store.users.find(username);
-    if (!user) return undefined;
+    if (!user) {
+      // As slow as a wrong password: the answer's time must not tell which names exist.
+      await Bun.password.verify(password, await this.decoyHash());
+      return undefined;
+    }
     const key = sha256(`${username}:${password}`);
     const hit = this.verified.get(key);
     if (hit && hit.until > Date.now() && hit.hash === user.passwordHash) return toActor(user);

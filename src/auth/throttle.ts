@@ -1,10 +1,11 @@
 /**
- * Failed sign-in throttling, in memory: after `max` failures for one key (a
- * username, or a remote address) within `windowMs`, the key is refused until
- * the window that began with its first failure has passed. A success clears
- * the key. The map is capped so a flood of names cannot grow it without end.
+ * Failed sign-in throttling, in memory: after `max` failures for one key
+ * within `windowMs`, the key is refused until the window that began with its
+ * first failure has passed. A success clears the key. The map is capped so a
+ * flood of names cannot grow it without end.
  */
 export interface ThrottleOptions {
+  /** Failures a key may have in a window; a caller may ask with a multiple of it. */
   max?: number;
   windowMs?: number;
   /** Most keys kept; the oldest go first. */
@@ -23,8 +24,8 @@ export class Throttle {
     this.cap = opts.cap ?? 10_000;
   }
 
-  /** Seconds until the key may try again, or 0 when it may now. */
-  retryAfter(key: string, now = Date.now()): number {
+  /** Seconds until the key may try again, or 0 when it may now; `times` scales the allowed failures. */
+  retryAfter(key: string, times = 1, now = Date.now()): number {
     const f = this.failures.get(key);
     if (!f) return 0;
     const ends = f.first + this.windowMs;
@@ -32,7 +33,7 @@ export class Throttle {
       this.failures.delete(key);
       return 0;
     }
-    return f.count >= this.max ? Math.ceil((ends - now) / 1000) : 0;
+    return f.count >= this.max * times ? Math.ceil((ends - now) / 1000) : 0;
   }
 
   fail(key: string, now = Date.now()): void {

@@ -160,6 +160,9 @@ export class JobService {
     Object.assign(allInputs, await this.writeInputs(id, inputs));
     const events = [this.event("updated", id, { parameters: params.values, inputs: allInputs })];
     if (b.state === "QUEUED") events.push(this.event("queued", id));
+    // Which fields changed, never their values: a parameter may be a secret.
+    const changed = { parameters: Object.keys((b.parameters as object | undefined) ?? {}), inputs: Object.keys(inputs), queued: b.state === "QUEUED" };
+    this.store.events.withNext(() => this.store.audit.record(actor, "job.update", id, changed));
     this.store.events.append(...events);
     return this.store.jobs.get(id)!;
   }
@@ -175,6 +178,7 @@ export class JobService {
     const job = this.control(id, actor, "queue");
     if (job.state !== "NEW") throw conflict(`job ${id} is ${job.state}; only a NEW job can be queued`);
     throwIfAny(missingInputs(this.definitionOf(job), job.inputs as Record<string, unknown>, "inputs"), "the job cannot be queued");
+    this.store.events.withNext(() => this.store.audit.record(actor, "job.queue", id));
     this.store.events.append(this.event("queued", id));
     return this.store.jobs.get(id)!;
   }

@@ -21,6 +21,10 @@ test("definitions, jobs, users and tokens each leave a row with actor and target
   expect(await latest("job.submit")).toMatchObject({ actor: "admin", target: job.id });
   const bulk = (await f.json("POST", "/api/job/", [1, 2, 3].map(() => ({ process_definition: "nap", state: "NEW" })))).body.objects.map((j: any) => j.id);
   expect(await latest("job.submit")).toMatchObject({ target: "3 jobs", details: { ids: bulk } });
+  await f.json("PATCH", `/api/job/${bulk[2]}/`, { parameters: {} });
+  expect(await latest("job.update")).toMatchObject({ target: bulk[2], details: { parameters: [], inputs: [], queued: false } });
+  await f.json("POST", `/api/job/${bulk[2]}/queue`);
+  expect(await latest("job.queue")).toMatchObject({ actor: "admin", target: bulk[2] });
   await f.json("POST", `/api/job/${bulk[0]}/cancel`);
   expect(await latest("job.cancel")).toMatchObject({ target: bulk[0] });
   await f.call("DELETE", `/api/job/${bulk[1]}/`);
