@@ -11,6 +11,9 @@ import { Throttle, type ThrottleOptions } from "./throttle.ts";
 export { Throttle, type ThrottleOptions } from "./throttle.ts";
 
 const CACHE_MS = 5 * 60_000;
+/** A browser session ends after this long unused, and after SESSION_MAX_S whatever happens. */
+const SESSION_IDLE_S = 12 * 3600;
+const SESSION_MAX_S = 7 * 24 * 3600;
 
 /**
  * OWASP's argon2id setting (19 MiB, 2 passes). Bun's default takes 64 MiB a
@@ -121,13 +124,64 @@ export class Auth {
     }
     const colon = decoded.indexOf(":");
     if (colon < 0) return undefined;
-    const username = decoded.slice(0, colon);
+    return this.signIn(decoded.slice(0, colon), decoded.slice(colon + 1), remote);
+  }
+
+  /**
+   * Checks a username and password under the throttle: the actor, or
+   * undefined when they are wrong. Throws ThrottledError while the name
+   * from `remote`, or `remote` itself, has failed too often.
+   */
+  async signIn(username: string, password: string, remote: string | null): Promise<Actor | undefined> {
     const keys = throttleKeys(username, remote);
     const wait = Math.max(...keys.map(([k, times]) => this.throttle.retryAfter(k, times)));
     if (wait > 0) throw new ThrottledError(wait);
-    const actor = await this.byPassword(username, decoded.slice(colon + 1));
+    const actor = await this.byPassword(username, password);
     for (const [k] of keys) actor ? this.throttle.succeed(k) : this.throttle.fail(k);
     return actor;
+  }
+
+  /** A new browser session for a signed-in actor: the cookie's secret (shown once) and its CSRF token. */
+  startSession(actor: Actor): { secret: string; csrf: string } {
+    const secret = generateSecret(32);
+    const csrf = generateSecret(24);
+    const now = Date.now() / 1000;
+    this.store.sessions.create({
+      idHash: sha256(secret),
+      userId: actor.userId,
+      csrf,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: now + SESSION_IDLE_S,
+      remote: actor.remote ?? null,
+    });
+    return { secret, csrf };
+  }
+
+  /**
+   * The actor and CSRF token of a session cookie, or undefined when it is
+   * unknown or expired. Idle sessions end after 12 hours, any after 7 days;
+   * the user's role is read afresh each time.
+   */
+  session(secret: string | undefined): { actor: Actor; csrf: string } | undefined {
+    if (!secret) return undefined;
+    const hash = sha256(secret);
+    const found = this.store.sessions.find(hash);
+    if (!found) return undefined;
+    const now = Date.now() / 1000;
+    if (found.session.expiresAt < now) {
+      this.store.sessions.remove(hash);
+      return undefined;
+    }
+    // Extend at most once a minute: a page with live parts should not write on every request.
+    if (now - found.session.lastSeenAt > 60) {
+      this.store.sessions.touch(hash, now, Math.min(found.session.createdAt + SESSION_MAX_S, now + SESSION_IDLE_S));
+    }
+    return { actor: toActor(found.user), csrf: found.session.csrf };
+  }
+
+  endSession(secret: string | undefined): void {
+    if (secret) this.store.sessions.remove(sha256(secret));
   }
 
   async byPassword(username: string, password: string): Promise<Actor | undefined> {

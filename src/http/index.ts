@@ -1,6 +1,6 @@
 /**
  * The HTTP face of flue: the API under /api (Basic or Bearer auth on every
- * route), and the pages. Translates HTTP to service calls and back; the
+ * route), and the admin UI's pages (a session cookie) everywhere else. Translates HTTP to service calls and back; the
  * rules live in the services.
  */
 import { Hono } from "hono";
@@ -15,19 +15,20 @@ import { definitionRoutes } from "./api/process-definitions.ts";
 import { tokenRoutes } from "./api/tokens.ts";
 import { userRoutes } from "./api/users.ts";
 import { auditRoutes } from "./api/audit.ts";
-import { homePage } from "../../views/home.tsx";
+import { renderUiError, uiRoutes } from "./ui/index.ts";
+import { errorPage } from "../../views/sign-in.tsx";
 
 export function createHttp(app: App): Hono<HonoEnv> {
   const http = new Hono<HonoEnv>({ strict: false });
-  http.onError(renderError);
+  // The API answers errors in JSON, the pages in words on a page.
+  http.onError((err, c) => (c.req.path.startsWith("/api") ? renderError(err, c) : renderUiError(err, c)));
   http.notFound((c) =>
     c.req.path.startsWith("/api")
       ? c.json({ error: { code: "not_found", message: `no such resource: ${c.req.method} ${c.req.path}` } }, 404)
-      : c.html("<!DOCTYPE html><title>Not found</title><p>Not found. <a href=\"/\">Back to flue</a></p>", 404),
+      : c.html(errorPage(404, `There is no page at ${c.req.path}.`), 404),
   );
 
   http.get("/healthz", (c) => c.json({ status: "ok", version: app.instance.version }));
-  http.get("/", (c) => c.html(homePage(app.instance)));
 
   // Who is asking comes first: an anonymous caller's body is never read.
   http.use("/api/*", async (c, next) => {
@@ -68,5 +69,6 @@ export function createHttp(app: App): Hono<HonoEnv> {
   http.route("/api/user", userRoutes(app));
   http.route("/api/audit", auditRoutes(app));
   http.route("/api/instance", instanceRoutes(app));
+  http.route("/", uiRoutes(app));
   return http;
 }

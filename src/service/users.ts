@@ -52,6 +52,8 @@ export class UserService {
     if (p.sees_all_jobs !== undefined) set.seesAllJobs = p.sees_all_jobs;
     if (p.password !== undefined) set.passwordHash = await this.hashPassword(p.password);
     const row = Object.keys(set).length ? this.store.users.update(user.id, set)! : user;
+    // A new password signs the user out of every browser: whoever knew the old one may hold a session.
+    if (p.password !== undefined) this.store.sessions.removeForUser(user.id);
     // Never the password itself; only that it changed.
     this.store.audit.record(actor, "user.update", row.username, { role: p.role, sees_all_jobs: p.sees_all_jobs, password_changed: p.password !== undefined || undefined });
     return row;

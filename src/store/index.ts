@@ -6,6 +6,7 @@ import { EventLog } from "./event-log.ts";
 import { JobsRepo } from "./jobs-repo.ts";
 import { meta } from "./schema.ts";
 import { UsersRepo } from "./users-repo.ts";
+import { SessionsRepo } from "./sessions-repo.ts";
 
 export { SchemaTooNewError } from "./db.ts";
 export { DataDirLockedError, lockDataDir } from "./lock.ts";
@@ -13,7 +14,7 @@ export type { EventListener, EventLog } from "./event-log.ts";
 export type { JobMessage } from "./projection.ts";
 export type { JobFilter, JobsRepo, QueuedJob } from "./jobs-repo.ts";
 export type { Role } from "./users-repo.ts";
-export type { DefinitionRow, JobRow, TokenRow, UserRow, AuditRow } from "./schema.ts";
+export type { DefinitionRow, JobRow, TokenRow, UserRow, AuditRow, SessionRow } from "./schema.ts";
 export type { AuditActor, AuditFilter, AuditRepo } from "./audit-repo.ts";
 export type { Db };
 
@@ -24,6 +25,7 @@ export class Store {
   readonly users: UsersRepo;
   readonly events: EventLog;
   readonly audit: AuditRepo;
+  readonly sessions: SessionsRepo;
 
   constructor(readonly db: Db) {
     this.definitions = new DefinitionsRepo(db);
@@ -31,6 +33,7 @@ export class Store {
     this.users = new UsersRepo(db);
     this.events = new EventLog(db.$client);
     this.audit = new AuditRepo(db);
+    this.sessions = new SessionsRepo(db);
   }
 
   static open(path: string): Store {

@@ -40,5 +40,13 @@ export const migrations: { idx: number; tag: string; statements: string[] }[] = 
       "ALTER TABLE `tokens` ADD `role` text;",
       "ALTER TABLE `users` ADD `sees_all_jobs` integer DEFAULT false NOT NULL;"
     ]
+  },
+  {
+    "idx": 3,
+    "tag": "0003_sessions",
+    "statements": [
+      "CREATE TABLE `sessions` (\n\t`id_hash` text PRIMARY KEY NOT NULL,\n\t`user_id` integer NOT NULL,\n\t`csrf` text NOT NULL,\n\t`created_at` real NOT NULL,\n\t`last_seen_at` real NOT NULL,\n\t`expires_at` real NOT NULL,\n\t`remote` text,\n\tFOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE cascade\n);",
+      "CREATE INDEX `sessions_user` ON `sessions` (`user_id`);"
+    ]
   }
 ];

@@ -134,9 +134,31 @@ export const audit = sqliteTable(
   (t) => [index("audit_action_seq").on(t.action, t.seq), index("audit_actor_seq").on(t.actor, t.seq)],
 );
 
+/**
+ * Browser sessions of the admin UI. The cookie holds a random secret; only
+ * its SHA-256 is stored, so a copy of the database signs nobody in. `csrf`
+ * is the token every state-changing form and htmx request must echo.
+ */
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    idHash: text("id_hash").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    csrf: text("csrf").notNull(),
+    createdAt: real("created_at").notNull(),
+    lastSeenAt: real("last_seen_at").notNull(),
+    expiresAt: real("expires_at").notNull(),
+    remote: text("remote"),
+  },
+  (t) => [index("sessions_user").on(t.userId)],
+);
+
 export type UserRow = typeof users.$inferSelect;
 export type AuditRow = typeof audit.$inferSelect;
 export type TokenRow = typeof tokens.$inferSelect;
+export type SessionRow = typeof sessions.$inferSelect;
 export type DefinitionRow = typeof definitions.$inferSelect;
 export type JobRow = typeof jobs.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
