@@ -7,6 +7,7 @@ import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
 import type { Actor } from "../src/service/index.ts";
 import { VERSION } from "../src/version.ts";
+import { PAGE_ASSETS } from "../src/http/ui/static.ts";
 
 /** What every signed-in page needs to draw its frame. */
 export interface PageContext {
@@ -41,10 +42,14 @@ function head(title: string, extra?: Child) {
       {/* 4xx answers swap like any other (htmx 4's default): flue's error fragments say what went wrong. */}
       <meta name="htmx-config" content='{"defaultTimeout": 30000}' />
       <title>{title === "flue" ? "flue" : `${title} · flue`}</title>
-      <link rel="stylesheet" href={asset("flue.css")} />
+      {PAGE_ASSETS.css.map((name) => (
+        <link rel="stylesheet" href={asset(name)} />
+      ))}
       <script src={asset("htmx.min.js")} defer></script>
       <script src={asset("hx-sse.min.js")} defer></script>
-      <script src={asset("flue.js")} defer></script>
+      {PAGE_ASSETS.js.map((name) => (
+        <script src={asset(name)} defer></script>
+      ))}
       {extra}
     </head>
   );

@@ -1,13 +1,10 @@
 // Files embedded with `import x from "..." with { type: "file" }` are their path.
+// (flue imports no JavaScript module by a .js name; only these static files.)
 declare module "*.css" {
   const path: string;
   export default path;
 }
-declare module "*.min.js" {
-  const path: string;
-  export default path;
-}
-declare module "*/flue.js" {
+declare module "*.js" {
   const path: string;
   export default path;
 }

@@ -8,6 +8,12 @@ import htmx from "../../../node_modules/htmx.org/dist/htmx.min.js" with { type: 
 import sse from "../../../node_modules/htmx.org/dist/ext/hx-sse.min.js" with { type: "file" };
 import css from "../../../views/static/flue.css" with { type: "file" };
 import script from "../../../views/static/flue.js" with { type: "file" };
+import jobsCss from "../../../views/static/jobs.css" with { type: "file" };
+import jobsJs from "../../../views/static/jobs.js" with { type: "file" };
+import definitionsCss from "../../../views/static/definitions.css" with { type: "file" };
+import definitionsJs from "../../../views/static/definitions.js" with { type: "file" };
+import adminCss from "../../../views/static/admin.css" with { type: "file" };
+import adminJs from "../../../views/static/admin.js" with { type: "file" };
 import { VERSION } from "../../version.ts";
 
 const FILES: Record<string, { path: string; type: string }> = {
@@ -15,7 +21,17 @@ const FILES: Record<string, { path: string; type: string }> = {
   "hx-sse.min.js": { path: sse, type: "text/javascript; charset=utf-8" },
   "flue.css": { path: css, type: "text/css; charset=utf-8" },
   "flue.js": { path: script, type: "text/javascript; charset=utf-8" },
+  // Each area of the UI keeps its own styles and behaviour.
+  "jobs.css": { path: jobsCss, type: "text/css; charset=utf-8" },
+  "jobs.js": { path: jobsJs, type: "text/javascript; charset=utf-8" },
+  "definitions.css": { path: definitionsCss, type: "text/css; charset=utf-8" },
+  "definitions.js": { path: definitionsJs, type: "text/javascript; charset=utf-8" },
+  "admin.css": { path: adminCss, type: "text/css; charset=utf-8" },
+  "admin.js": { path: adminJs, type: "text/javascript; charset=utf-8" },
 };
+
+/** The stylesheets and scripts every page links, after htmx. */
+export const PAGE_ASSETS = { css: ["flue.css", "jobs.css", "definitions.css", "admin.css"], js: ["flue.js", "jobs.js", "definitions.js", "admin.js"] };
 
 export function staticRoutes(): Hono {
   const routes = new Hono();

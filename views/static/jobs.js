@@ -1,0 +1,1 @@
+// Behaviour of the jobs pages (none yet).
