@@ -4,6 +4,7 @@
  * design; everything it does is reachable from the API as well.
  */
 import { App } from "./app.ts";
+import { runCli } from "./cli/index.ts";
 import { existsSync } from "node:fs";
 import { ConfigError, flagHelp, loadConfig, type Config } from "./config.ts";
 import { createHttp } from "./http/index.ts";
@@ -14,6 +15,10 @@ const HELP = `flue ${VERSION} — a remote process execution engine in one file
 
 Usage:
   flue serve [flags]     run flue: the API, the executor, the admin UI
+  flue user add|list|set|remove ...
+                         manage users in the data dir (see flue user --help)
+  flue token create|list|revoke ...
+                         manage API tokens in the data dir (see flue token --help)
   flue --version         print the version
   flue --help            print this help
 
@@ -21,7 +26,8 @@ Flags of serve (each also from the environment variable shown):
 ${flagHelp()}
 
 On an empty data dir the first admin is FLUE_ADMIN_USER (default admin) with
-FLUE_ADMIN_PASSWORD, or a generated password printed once.
+FLUE_ADMIN_PASSWORD, or a generated password printed once, unless users
+exist already (e.g. made with flue user add before the first start).
 `;
 
 /** How long requests in flight get to finish once the jobs have settled on shutdown. */
@@ -131,6 +137,10 @@ const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case "serve":
     await serve(rest);
+    break;
+  case "user":
+  case "token":
+    process.exitCode = await runCli(command, rest);
     break;
   case "--version":
   case "-v":

@@ -62,9 +62,16 @@ describe("without credentials", () => {
     expect((await f.json("GET", "/api/token/")).body.objects).toEqual([]);
   });
 
-  test("the health check and the home page need none", async () => {
+  test("the health check and the sign-in page need none; every other page sends to sign-in", async () => {
     expect((await f.call("GET", "/healthz", undefined, null)).status).toBe(200);
-    expect((await f.call("GET", "/", undefined, null)).status).toBe(200);
+    expect((await f.call("GET", "/login", undefined, null)).status).toBe(200);
+    for (const path of ["/", "/jobs", "/definitions", "/users", "/nowhere"]) {
+      const res = await f.call("GET", path, undefined, null);
+      expect(res.status).toBe(303);
+      expect(res.headers.get("location")).toStartWith("/login");
+    }
+    // API credentials do not sign a browser in: the pages take only the session cookie.
+    expect((await f.call("GET", "/", undefined, basic())).status).toBe(303);
   });
 
   test.each([
