@@ -5,6 +5,7 @@
  * policy with a message saying why, runs every queued job, and loses no row.
  */
 import { afterAll, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
 import { defineOn, job, jobIn, jobWhere, killMarked, pidsWith, post, submit, texts, uniqueSeconds } from "./support.ts";
 
@@ -83,4 +84,34 @@ test("kill -9 while jobs run and wait: orphans killed, running jobs failed or re
   await jobIn(second, rerun, "CANCELLED");
   await eventually(() => pidsWith(twice.marker).length === 0, 3_000);
   expect(await second.stop()).toBe(0);
+});
+
+test("kill -9 while a job's daemon runs outside its process group: the next start kills the daemon and leaves no cgroup behind", async () => {
+  const dir = tempDir("flue-e2e-recovery-daemon-");
+  const marker = uniqueSeconds();
+  markers.push(marker);
+  const first = await startBinary({ dataDir: dir.path });
+  runs.push(first);
+  // The daemon calls setsid: a process group no longer holds it; a cgroup, or the job's environment, still finds it.
+  const def = await defineOn(first, { exec: "/bin/sh", argv: ["-c", `setsid sh -c 'sleep ${marker}' & sleep ${marker}; :`] });
+  const id = await submit(first, def);
+  await jobIn(first, id, "RUNNING");
+  await eventually(() => pidsWith(marker).length >= 3);
+  const instance = ((await (await first.fetch("/api/instance/")).json()) as { objects: { id: string; containment: string }[] }).objects[0];
+  const home = readFileSync(`/proc/${first.proc.pid}/cgroup`, "utf8").match(/^0::(.*)$/m)?.[1] ?? "/";
+  await first.kill9();
+  expect(pidsWith(marker).length).toBeGreaterThanOrEqual(3);
+
+  const second = await startBinary({ dataDir: dir.path });
+  runs.push(second);
+  await eventually(() => pidsWith(marker).length === 0, 3_000);
+  expect(texts(await jobIn(second, id, "FAILED"))).toMatch(/flue stopped while attempt 1 was running/);
+  if (instance.containment === "cgroup") {
+    const mount = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((l) => l.includes(" - cgroup2 "))!.split(" ")[4];
+    const cells = `${mount}${home === "/" ? "" : home}/flue-${instance.id}`;
+    // The second flue has the same instance id and cgroup home; no cell of the dead one's job is left.
+    expect(existsSync(cells) ? readdirSync(cells).filter((d) => d.startsWith(id)) : []).toEqual([]);
+  }
+  expect(await second.stop()).toBe(0);
+  dir.remove();
 });
