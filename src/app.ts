@@ -2,13 +2,13 @@
  * The composition root: one store, one executor, the services over them.
  * `serve` (main.ts) and the tests build flue through here.
  */
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { Auth, type AuthOptions } from "./auth/index.ts";
 import type { Config } from "./config.ts";
 import { newId } from "./domain/index.ts";
-import { Executor } from "./executor/index.ts";
+import { blockedAncestor, Executor, jobUser } from "./executor/index.ts";
 import { LocalQueue } from "./queue/index.ts";
 import { DefinitionService, JobService, UserService } from "./service/index.ts";
 import { lockDataDir, Store } from "./store/index.ts";
@@ -27,6 +27,33 @@ export interface AppOptions {
   auth?: AuthOptions;
 }
 
+/**
+ * Jobs that run as another user reach their workdir by its absolute path,
+ * so that user must be able to pass through every directory above the data
+ * dir (the data dir itself flue opens to it). Said at start, not as a
+ * failed job.
+ */
+function checkReachable(config: Config): void {
+  const user = jobUser(config.runAs, 1);
+  const blocked = user && blockedAncestor(config.dataDir, user);
+  if (blocked) {
+    throw new Error(`jobs run as ${config.runAs.label}, who cannot pass through ${blocked}; choose a --data-dir they can reach, or another --run-as`);
+  }
+}
+
+/**
+ * The store, its database readable by flue alone: the data dir is open to
+ * jobs' users for traversal, and SQLite makes its -wal and -shm files with
+ * the database's mode.
+ */
+function openPrivateStore(path: string): Store {
+  closeSync(openSync(path, "a", 0o600));
+  chmodSync(path, 0o600);
+  const store = Store.open(path);
+  for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+  return store;
+}
+
 export class App {
   readonly store: Store;
   readonly auth: Auth;
@@ -42,9 +69,10 @@ export class App {
     options: AppOptions = {},
   ) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    checkReachable(config);
     this.unlock = lockDataDir(config.dataDir);
     try {
-      this.store = Store.open(join(config.dataDir, "flue.db"));
+      this.store = openPrivateStore(join(config.dataDir, "flue.db"));
     } catch (e) {
       this.unlock();
       throw e;
@@ -67,6 +95,7 @@ export class App {
       allowExec: config.allowExec,
       denyExec: config.denyExec,
       containment: config.containment,
+      runAs: config.runAs,
     });
     this.definitions = new DefinitionService(this.store, this.executor.execPolicy);
     this.jobs = new JobService(this.store, this.executor, id);

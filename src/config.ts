@@ -4,6 +4,8 @@
  */
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
+import { parseSizeText } from "./domain/index.ts";
+import { hostAccounts, resolveRunAs, type RunAs } from "./executor/index.ts";
 
 export interface Config {
   host: string;
@@ -18,6 +20,8 @@ export interface Config {
   allowExec: string[];
   denyExec: string[];
   containment: "auto" | "process-group";
+  /** Whom jobs run as; as root, `nobody` unless --run-as says otherwise. */
+  runAs: RunAs;
   /** PEM files; with both, flue serves HTTPS. With a client CA, only clients holding a certificate it signed connect. */
   tlsCert?: string;
   tlsKey?: string;
@@ -35,7 +39,6 @@ interface FlagSpec {
   parse: (text: string, flag: string) => Config[keyof Config];
 }
 
-const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
 const TIME_UNITS: Record<string, number> = { "": 1000, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 function integer(min: number, max: number) {
@@ -49,10 +52,9 @@ function integer(min: number, max: number) {
 
 /** "512MiB", "1GB", "1048576" → bytes. */
 export function parseSize(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new ConfigError(`${flag} must be a size such as 512MiB or 1GB, not "${text}"`);
-  return Math.floor(Number(m[1]) * unit);
+  const bytes = parseSizeText(text);
+  if (bytes === undefined) throw new ConfigError(`${flag} must be a size such as 512MiB or 1GB, not "${text}"`);
+  return bytes;
 }
 
 /** "30s", "2m", "500ms", "5" (seconds) → milliseconds. */
@@ -90,6 +92,18 @@ export const FLAGS: Record<string, FlagSpec> = {
       return t;
     },
   },
+  "run-as": {
+    key: "runAs",
+    help: "user, user:group or uid range (e.g. 61184-61439: one uid per slot) jobs run as; when flue is root: nobody unless given, root only if given",
+    default: "",
+    parse: (t, flag) => {
+      try {
+        return resolveRunAs(t, flag, hostAccounts());
+      } catch (e) {
+        throw new ConfigError((e as Error).message);
+      }
+    },
+  },
   "tls-cert": { key: "tlsCert", help: "PEM certificate (chain) file; with --tls-key, serve HTTPS", default: "", parse: optionalPath },
   "tls-key": { key: "tlsKey", help: "PEM private key file for --tls-cert", default: "", parse: optionalPath },
   "tls-client-ca": { key: "tlsClientCa", help: "PEM CA file; refuse TLS clients without a certificate it signed", default: "", parse: optionalPath },
@@ -119,6 +133,10 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
   }
   if (!config.tlsCert !== !config.tlsKey) throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
   if (config.tlsClientCa && !config.tlsCert) throw new ConfigError("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked only over TLS");
+  const runAs = config.runAs as RunAs;
+  if (runAs.count > 1 && runAs.count < (config.slots as number)) {
+    throw new ConfigError(`--run-as ${runAs.label} holds ${runAs.count} uids, fewer than the ${config.slots} slots: every slot needs its own`);
+  }
   config.adminUser = env.FLUE_ADMIN_USER || undefined;
   config.adminPassword = env.FLUE_ADMIN_PASSWORD || undefined;
   return config as unknown as Config;

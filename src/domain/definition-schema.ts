@@ -3,10 +3,11 @@
  *
  * The shape is the seed registry's (`exec`, `application`, `process_type`,
  * `timeout`, `cwd`, `environment`, `argv`, `input_adapter`, `output_adapter`)
- * plus flue's `name`, `description`, `parameters` and `retries`. Alternative
+ * plus flue's `name`, `description`, `parameters`, `retries` and `limits`. Alternative
  * spellings are mapped before these schemas run (see definition.ts).
  */
 import * as v from "valibot";
+import { sizeInBytes } from "./size.ts";
 
 export const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -53,6 +54,38 @@ export const RetriesSchema = v.strictObject({
 });
 export type RetriesSpec = v.InferOutput<typeof RetriesSchema>;
 
+/** A whole number from `min` to `max`, for a limit the kernel counts. */
+const count = (what: string, min: number, max: number, unit = "") =>
+  v.pipe(
+    v.number(`${what} must be a number${unit}`),
+    v.integer(`${what} must be a whole number${unit}`),
+    v.minValue(min, `${what} must be at least ${min}`),
+    v.maxValue(max, `${what} must be at most ${max}`),
+  );
+
+/** Bytes, as a number or a size such as "512MiB"; stored as written. */
+const size = (what: string, min: number, minText: string) =>
+  v.pipe(
+    v.union([v.number(), v.string()], `${what} must be a number of bytes or a size such as 512MiB`),
+    v.check((x) => sizeInBytes(x) !== undefined, `${what} must be a whole number of bytes or a size such as 512MiB`),
+    v.check((x) => (sizeInBytes(x) ?? min) >= min, `${what} must be at least ${minText}`),
+    v.check((x) => (sizeInBytes(x) ?? 0) <= Number.MAX_SAFE_INTEGER, `${what} is too large`),
+  );
+
+/** What one run of the definition may use; the kernel enforces each (prlimit), flue the output. */
+export const LimitsSchema = v.strictObject({
+  /** Address space (virtual memory) of each process, and the leader's resident set. */
+  memory: v.optional(size("memory", 1024 ** 2, "1MiB")),
+  /** CPU seconds of each process (RLIMIT_CPU: SIGXCPU, then SIGKILL a second later). */
+  cpu_time: v.optional(count("cpu_time", 1, 31_536_000, " of seconds")),
+  open_files: v.optional(count("open_files", 1, 1_048_576)),
+  /** Processes of the job's user (RLIMIT_NPROC counts per uid, not per job). */
+  processes: v.optional(count("processes", 1, 4_194_304)),
+  /** Bytes stdout and stderr may each reach; the lower of this and --max-output applies. */
+  output_bytes: v.optional(size("output_bytes", 1, "1 byte")),
+});
+export type LimitsSpec = v.InferOutput<typeof LimitsSchema>;
+
 const adapterParams = v.record(v.string(), v.unknown(), "must be an object");
 
 export const InputAdapterSchema = v.strictObject({
@@ -90,6 +123,7 @@ export const DefinitionSchema = v.strictObject({
   output_adapter: v.optional(OutputAdapterSchema),
   parameters: v.optional(v.record(v.string(), ParameterSchema, "parameters must be an object")),
   retries: v.optional(RetriesSchema),
+  limits: v.optional(LimitsSchema),
 });
 
 /** A definition in canonical form, as stored and as returned by the API. */

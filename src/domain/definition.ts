@@ -13,12 +13,14 @@ import {
   IDENT,
   ParameterSchema,
   type Definition,
+  type LimitsSpec,
   type ParameterSpec,
 } from "./definition-schema.ts";
 import type { FieldError } from "./errors.ts";
 import { ADAPTER_TYPES, bindFileAdapter, type Binding, type Direction } from "./file-adapter.ts";
 import { issuesToFields, join } from "./issues.ts";
 import { checkParameterSpec } from "./parameters.ts";
+import { sizeInBytes } from "./size.ts";
 import { soleVariable, templateVariables } from "./template.ts";
 
 export type { Definition } from "./definition-schema.ts";
@@ -91,6 +93,29 @@ export interface ResolvedDefinition {
   outputs: Binding[];
   parameters: Record<string, ParameterSpec>;
   retries: { count: number; backoff: number; factor: number };
+  limits: Limits;
+}
+
+/** A definition's limits in bytes and seconds; an absent one is no limit. */
+export interface Limits {
+  memory?: number;
+  cpuTime?: number;
+  openFiles?: number;
+  processes?: number;
+  outputBytes?: number;
+}
+
+function resolveLimits(l: LimitsSpec | undefined): Limits {
+  if (!l) return {};
+  const out: Limits = {
+    memory: sizeInBytes(l.memory),
+    cpuTime: l.cpu_time,
+    openFiles: l.open_files,
+    processes: l.processes,
+    outputBytes: sizeInBytes(l.output_bytes),
+  };
+  for (const k of Object.keys(out) as (keyof Limits)[]) if (out[k] === undefined) delete out[k];
+  return out;
 }
 
 function bindAdapter(
@@ -215,6 +240,7 @@ export function validateDefinition(
       outputs,
       parameters: d.parameters ?? {},
       retries: { count: d.retries?.count ?? 0, backoff: d.retries?.backoff ?? 1, factor: d.retries?.factor ?? 2 },
+      limits: resolveLimits(d.limits),
     },
   };
 }

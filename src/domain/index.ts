@@ -8,3 +8,4 @@ export * from "./events.ts";
 export * from "./ids.ts";
 export * from "./clock.ts";
 export * from "./user.ts";
+export * from "./size.ts";

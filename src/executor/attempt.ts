@@ -8,6 +8,8 @@ import { renderTemplate, type ParameterValue, type ResolvedDefinition } from "..
 import type { QueuedJob } from "../store/index.ts";
 import { runProcess, type Metrics, type RunResult } from "./process.ts";
 import type { Containment } from "./containment.ts";
+import { limitBreach, outputCap, withLimits } from "./limits.ts";
+import type { Identity } from "./run-as.ts";
 import { checkExec, DEFAULT_PATH, findExecutable, type ExecPolicy } from "./exec-policy.ts";
 import { prepareOutputs, StageError, stageIn, stageOut, type InputMeta, type StageContext } from "./stages.ts";
 import { resolveInside, type JobFiles } from "./workdir.ts";
@@ -19,6 +21,8 @@ export interface AttemptEnv {
   maxOutputBytes: number;
   execPolicy: ExecPolicy;
   containment: Containment;
+  /** Whom the job runs as, when not as flue's own user. */
+  user?: Identity;
   /** Emits one job event; the executor fills in id, executor, timestamp and thread. */
   emit: (type: string, fields?: Record<string, unknown>) => void;
 }
@@ -45,6 +49,7 @@ export async function runAttempt(
     return await attemptSteps(env, job, def, attempt, signal);
   } finally {
     // Its processes are gone (the group is killed when the leader exits).
+    if (env.user) env.files.reclaimWorkDir(job.id, attempt);
     env.files.recycleWorkDir(job.id, attempt);
   }
 }
@@ -71,6 +76,7 @@ async function attemptSteps(
     const staged = await stageIn(ctx, def.inputs, job.inputs as Record<string, InputMeta>);
     stdin = staged.stdin;
     prepareOutputs(ctx, def.outputs);
+    if (env.user) files.giveWorkDir(job.id, attempt, env.user);
     env.emit("stage-in.finished", { time: (performance.now() - stageInBegan) / 1000, bytes: staged.bytes });
   } catch (e) {
     if (signal.aborted) return { kind: "aborted", reason: String(signal.reason) };
@@ -101,18 +107,20 @@ async function attemptSteps(
   const refused = checkExec(def.exec, env.execPolicy, environment.PATH, found);
   if (refused) return { kind: "failed", reason: refused, retryable: false };
   const executable = found ?? def.exec;
+  const stderr = files.attemptFile(job.id, attempt, "stderr");
   const result = await runProcess({
-    cmd: [executable, ...argv],
+    cmd: withLimits([executable, ...argv], def.limits),
     cwd,
     env: environment,
     stdin,
     stdout: files.attemptFile(job.id, attempt, "stdout"),
-    stderr: files.attemptFile(job.id, attempt, "stderr"),
+    stderr,
     timeout: def.timeout,
     killGraceMs: env.killGraceMs,
-    maxOutputBytes: env.maxOutputBytes,
+    maxOutputBytes: outputCap(def.limits, env.maxOutputBytes),
     signal,
     containment: env.containment,
+    user: env.user,
     cellName: `${job.id}-${attempt}`,
     onSpawn: (pid) => env.emit("execution.started", { executable, pid }),
   });
@@ -128,6 +136,8 @@ async function attemptSteps(
   });
   if (result.outcome === "cancelled") return { kind: "aborted", reason: result.message ?? "cancelled" };
   if (result.outcome !== "exited" || result.exitStatus !== 0) {
+    const breach = result.outcome === "exited" || result.outcome === "signaled" ? limitBreach(def.limits, result, stderr) : undefined;
+    if (breach) return { kind: "failed", reason: `${breach.reason} (${describe(result)})`, retryable: breach.retryable };
     return { kind: "failed", reason: describe(result), retryable: true };
   }
 

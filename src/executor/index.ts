@@ -11,12 +11,14 @@ import { join } from "node:path";
 import { openContainment, type Containment } from "./containment.ts";
 import { execPolicy, type ExecPolicy } from "./exec-policy.ts";
 import { killLeftovers } from "./process.ts";
+import { jobUser, type Identity, type RunAs } from "./run-as.ts";
 import { JobFiles } from "./workdir.ts";
 
 export { JobFiles, isInside, isPlainFile } from "./workdir.ts";
 export { checkExec, execPolicy, type ExecPolicy } from "./exec-policy.ts";
 export type { ContainmentKind } from "./containment.ts";
 export type { InputMeta, OutputMeta } from "./stages.ts";
+export { blockedAncestor, hostAccounts, jobUser, resolveRunAs, type Accounts, type Identity, type RunAs } from "./run-as.ts";
 
 export interface ExecutorOptions {
   instanceId: string;
@@ -30,6 +32,8 @@ export interface ExecutorOptions {
   denyExec?: readonly string[];
   /** "process-group" turns cgroups off even where the host offers them. */
   containment?: "auto" | "process-group";
+  /** Whom jobs run as (--run-as); flue's own user when not given. */
+  runAs?: RunAs;
 }
 
 interface Running {
@@ -60,7 +64,7 @@ export class Executor {
     private readonly queue: Queue,
     private readonly opts: ExecutorOptions,
   ) {
-    this.files = new JobFiles(opts.dataDir, 2 * opts.slots + 8);
+    this.files = new JobFiles(opts.dataDir, 2 * opts.slots + 8, this.userOf(1) !== undefined);
     this.execPolicy = execPolicy(opts.allowExec ?? [], opts.denyExec ?? []);
     this.freeThreads = Array.from({ length: opts.slots }, (_, i) => opts.slots - i);
   }
@@ -70,6 +74,16 @@ export class Executor {
   }
   get busy() {
     return this.running.size;
+  }
+
+  /** Whom jobs run as, for people: "nobody (65534:65534)". */
+  get runAs(): string {
+    return this.opts.runAs?.label ?? "flue's own user";
+  }
+
+  /** Whom slot `thread`'s jobs run as, or undefined when that is flue's own user (no switch). */
+  private userOf(thread: number): Identity | undefined {
+    return this.opts.runAs && jobUser(this.opts.runAs, thread);
   }
 
   /** How jobs' processes are held: "cgroup" or "process-group" (known once started). */
@@ -112,6 +126,7 @@ export class Executor {
     // Whatever escaped both the scan and its process group (a daemon that cleared its environment).
     this.containment!.recover();
     for (const job of jobs) {
+      this.files.reclaimWorkDir(job.id, job.attempts);
       const left = job.attempts < job.maxAttempts;
       const n = killed.get(job.id) ?? 0;
       const reason =
@@ -166,6 +181,7 @@ export class Executor {
           maxOutputBytes: this.opts.maxOutputBytes,
           execPolicy: this.execPolicy,
           containment: this.containment!,
+          user: this.userOf(thread),
           emit,
         },
         { ...job, attempts: attempt },

@@ -30,6 +30,8 @@ export interface RunSpec {
   containment?: Containment;
   /** The cell's name, unique among the attempts running (job id and attempt). */
   cellName?: string;
+  /** Whom the process runs as; flue's own user when not given. */
+  user?: { uid: number; gid: number };
   /** Called once the process exists. */
   onSpawn?: (pid: number) => void;
 }
@@ -208,6 +210,7 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
         env: spec.env,
         stdio: [inFd ?? "ignore", "pipe", "pipe"],
         detached: true,
+        ...spec.user,
       }),
     ));
   } catch (e) {

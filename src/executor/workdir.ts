@@ -11,6 +11,12 @@
  *
  *   work/.spare/<n>                         empty workdirs kept for reuse
  *
+ * When jobs run as another user (--run-as), the data dir and work/ are
+ * 0711: a job reaches its own workdir by its absolute path but lists
+ * nothing. flue.db, jobs/, logs/ and work/.spare/ stay flue's alone. A
+ * workdir belongs to the job's user while its attempt runs, and to flue
+ * again (0700) once it ends, so no later job can enter it.
+ *
  * Flat, and made only when needed: on this hot path every directory and
  * file is a syscall that costs more than spawning the process. A job of
  * /bin/true makes no file, and its directory is a rename: making a
@@ -19,7 +25,7 @@
  * its workdir empty hands it back to the spares; one that leaves files keeps
  * it, for a user to look into.
  */
-import { lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, lchownSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 
 /** How many empty workdirs are kept for reuse, beyond twice the slots. */
@@ -31,17 +37,24 @@ export class JobFiles {
   private readonly spares: string[];
   private nextSpare = 0;
   private readonly uid = process.getuid?.() ?? -1;
+  private readonly gid = process.getgid?.() ?? -1;
 
+  /** `jobsAsOthers`: jobs run as other users, who must reach their workdirs through the data dir. */
   constructor(
     readonly root: string,
     private readonly maxSpares = SPARE_EXTRA,
+    jobsAsOthers = false,
   ) {
-    mkdirSync(join(root, "jobs"), { recursive: true, mode: 0o700 });
-    mkdirSync(join(root, "logs"), { recursive: true, mode: 0o700 });
+    const traverse = jobsAsOthers ? 0o711 : 0o700;
+    for (const dir of ["jobs", "logs", "work/.spare"]) {
+      mkdirSync(join(root, dir), { recursive: true, mode: 0o700 });
+      chmodSync(join(root, dir), 0o700); // an older flue may have made it otherwise
+    }
+    chmodSync(join(root, "work"), traverse);
+    if (jobsAsOthers) chmodSync(root, traverse);
     this.spareRoot = join(root, "work", ".spare");
-    mkdirSync(this.spareRoot, { recursive: true, mode: 0o700 });
-    // Every spare was empty when it was put there; a flue that died may have left some.
-    this.spares = readdirSync(this.spareRoot);
+    // Every spare was empty and flue's when it was put there; a flue that died may have left some.
+    this.spares = readdirSync(this.spareRoot).filter((s) => this.isClean(join(this.spareRoot, s)));
     this.nextSpare = this.spares.reduce((n, s) => Math.max(n, Number(s) + 1 || 0), 0);
   }
 
@@ -93,14 +106,49 @@ export class JobFiles {
     if (this.spares.length >= this.maxSpares) return;
     const dir = this.workDir(id, attempt);
     try {
-      const st = lstatSync(dir);
-      if (!st.isDirectory() || (st.mode & 0o7777) !== 0o700 || st.uid !== this.uid) return;
-      if (readdirSync(dir).length !== 0) return;
+      if (!this.isClean(dir)) return;
       const name = String(this.nextSpare++);
       renameSync(dir, join(this.spareRoot, name));
       this.spares.push(name);
     } catch {
       // Not there, or not movable: nothing to reuse.
+    }
+  }
+
+  /** Whether `dir` is as a new workdir is: an empty directory, flue's, mode 0700. */
+  private isClean(dir: string): boolean {
+    try {
+      const st = lstatSync(dir);
+      return st.isDirectory() && (st.mode & 0o7777) === 0o700 && st.uid === this.uid && readdirSync(dir).length === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Gives an attempt's workdir, and all stage-in put in it, to the user its
+   * job runs as. Call before the process starts: the tree is flue's own
+   * then, and lchown follows no link.
+   */
+  giveWorkDir(id: string, attempt: number, to: { uid: number; gid: number }): void {
+    const dir = this.workDir(id, attempt);
+    lchownSync(dir, to.uid, to.gid);
+    for (const entry of readdirSync(dir, { recursive: true })) lchownSync(join(dir, String(entry)), to.uid, to.gid);
+  }
+
+  /**
+   * Takes an ended attempt's workdir back: flue's and 0700, so no later job
+   * enters it (what is inside stays as the job left it). Call once the
+   * attempt's processes are gone; work/ is flue's, so the job cannot have
+   * put anything else at this name.
+   */
+  reclaimWorkDir(id: string, attempt: number): void {
+    const dir = this.workDir(id, attempt);
+    try {
+      lchownSync(dir, this.uid, this.gid);
+      chmodSync(dir, 0o700);
+    } catch {
+      // Never made (stage-in failed first), or removed already.
     }
   }
 

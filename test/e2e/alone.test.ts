@@ -4,7 +4,7 @@
  * --version, --help, bad flags, and the generated first admin password.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, readdirSync } from "node:fs";
+import { chmodSync, copyFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, eventually, ROOT, startBinary, tempDir, TR_DEFINITION, type Binary } from "../helpers/index.ts";
 import { curl, curlJson, USERPASS } from "./support.ts";
@@ -28,6 +28,8 @@ async function freePort(): Promise<number> {
 
 beforeAll(() => {
   copyFileSync(BINARY, join(dir.path, "flue"));
+  // Run as root, flue runs jobs as nobody, who must pass through here to reach ./d's workdirs.
+  chmodSync(dir.path, 0o711);
 });
 afterAll(() => dir.remove());
 

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { ConfigError, flagHelp, loadConfig, parseDuration, parseSize } from "../../src/config.ts";
+import { resolveRunAs, type Accounts } from "../../src/executor/index.ts";
 
 /** The message of the ConfigError that `fn` throws; fails if it throws nothing or something else. */
 function configError(fn: () => unknown): string {
@@ -30,6 +31,7 @@ describe("loadConfig", () => {
       allowExec: [],
       denyExec: [],
       containment: "auto",
+      runAs: process.geteuid!() === 0 ? { uid: 65534, gid: 65534, count: 1, label: "nobody (65534:65534)" } : expect.any(Object),
       adminUser: undefined,
       adminPassword: undefined,
     });
@@ -132,6 +134,53 @@ describe("parseSize", () => {
 
   test("a plain number is bytes", () => {
     fc.assert(fc.property(fc.nat(), (n) => expect(parseSize(String(n), "--x")).toBe(n)));
+  });
+});
+
+describe("resolveRunAs", () => {
+  const passwd = "root:x:0:0:root:/root:/bin/bash\n# a comment\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nbuild:x:1500:1600::/home/build:/bin/sh\n";
+  const group = "root:x:0:\nnogroup:x:65534:\nbuilders:x:1600:\nstaff:x:50:\n";
+  const asRoot: Accounts = { euid: 0, egid: 0, passwd, group };
+  const asUser: Accounts = { euid: 1500, egid: 1600, passwd, group };
+  const run = (text: string, accounts = asRoot) => resolveRunAs(text, "--run-as", accounts);
+
+  test.each([
+    ["", { uid: 65534, gid: 65534, count: 1, label: "nobody (65534:65534)" }],
+    ["root", { uid: 0, gid: 0, count: 1, label: "root (0:0)" }],
+    ["build", { uid: 1500, gid: 1600, count: 1, label: "build (1500:1600)" }],
+    ["build:staff", { uid: 1500, gid: 50, count: 1, label: "build (1500:50)" }],
+    ["1500", { uid: 1500, gid: 1600, count: 1, label: "build (1500:1600)" }],
+    ["4242", { uid: 4242, gid: 4242, count: 1, label: "4242 (4242:4242)" }],
+    ["4242:50", { uid: 4242, gid: 50, count: 1, label: "4242 (4242:50)" }],
+    ["61184-61439", { uid: 61184, gid: 61184, count: 256, label: "uids 61184-61439 (one per slot)" }],
+  ])("as root, %p is %j", (text, want) => {
+    expect(run(text)).toEqual(want);
+  });
+
+  test("not as root, jobs run as flue's own user, and naming it is allowed", () => {
+    expect(run("", asUser)).toEqual({ uid: 1500, gid: 1600, count: 1, label: "flue's own user (1500:1600)" });
+    expect(run("build", asUser).uid).toBe(1500);
+  });
+
+  test.each([
+    ["nosuch", asRoot, '--run-as: no user "nosuch" in /etc/passwd'],
+    ["build:nosuch", asRoot, '--run-as: no group "nosuch" in /etc/group'],
+    ["build:staff:x", asRoot, "--run-as: no group"],
+    [":staff", asRoot, "--run-as: no user"],
+    ["0-10", asRoot, "--run-as must be a range of uids"],
+    ["20-10", asRoot, "--run-as must be a range of uids"],
+    ["root", asUser, "--run-as needs flue to run as root"],
+    ["nobody", asUser, "--run-as needs flue to run as root"],
+    ["1500-1510", asUser, "--run-as needs flue to run as root"],
+  ])("%p is refused", (text, accounts, message) => {
+    expect(() => run(text, accounts)).toThrow(message);
+  });
+
+  test("a range needs a uid for every slot", () => {
+    if (process.geteuid!() !== 0) return;
+    expect(loadConfig(["--run-as", "61184-61187", "--slots", "4"], {}).runAs.count).toBe(4);
+    expect(configError(() => loadConfig(["--run-as", "61184-61186", "--slots", "4"], {}))).toContain("fewer than the 4 slots");
+    expect(configError(() => loadConfig([], { FLUE_RUN_AS: "nosuchuser" }))).toBe('FLUE_RUN_AS: no user "nosuchuser" in /etc/passwd');
   });
 });
 

@@ -80,6 +80,16 @@ export const validDefinition: fc.Arbitrary<Json> = fc
             { count: fc.integer({ min: 0, max: 100 }), backoff: fc.double({ min: 0, max: 60, noNaN: true }), factor: fc.double({ min: 1, max: 10, noNaN: true }) },
             { requiredKeys: ["count"] },
           ),
+          limits: fc.record(
+            {
+              memory: fc.oneof(fc.integer({ min: 1024 ** 2, max: 2 ** 40 }), fc.constantFrom("64MiB", "1GB", "1.5GiB")),
+              cpu_time: fc.integer({ min: 1, max: 86400 }),
+              open_files: fc.integer({ min: 1, max: 65536 }),
+              processes: fc.integer({ min: 1, max: 4096 }),
+              output_bytes: fc.oneof(fc.integer({ min: 1, max: 2 ** 40 }), fc.constantFrom("1000", "10KB", "512MiB")),
+            },
+            { requiredKeys: [] },
+          ),
         },
         { requiredKeys: ["exec"] },
       )

@@ -191,6 +191,7 @@ describe("the seed's examples", () => {
       outputs,
       parameters: {},
       retries: { count: 0, backoff: 1, factor: 2 },
+      limits: {},
     } as never);
     expect(r.definition).not.toHaveProperty("args");
   });

@@ -14,6 +14,7 @@ export function presentInstance(app: App) {
     slots: app.executor.slots,
     slots_in_use: app.executor.busy,
     containment: app.executor.containmentKind,
+    run_as: app.executor.runAs,
     started_at: iso(i.startedAt),
     uptime: Math.round(Date.now() / 1000 - i.startedAt),
     state: "ACTIVE",
