@@ -26,6 +26,8 @@ export interface Config {
   tlsCert?: string;
   tlsKey?: string;
   tlsClientCa?: string;
+  /** "cn": a client certificate's subject CN names the flue user it signs in as. */
+  tlsClientUser: "none" | "cn";
   adminUser?: string;
   adminPassword?: string;
 }
@@ -107,6 +109,15 @@ export const FLAGS: Record<string, FlagSpec> = {
   "tls-cert": { key: "tlsCert", help: "PEM certificate (chain) file; with --tls-key, serve HTTPS", default: "", parse: optionalPath },
   "tls-key": { key: "tlsKey", help: "PEM private key file for --tls-cert", default: "", parse: optionalPath },
   "tls-client-ca": { key: "tlsClientCa", help: "PEM CA file; refuse TLS clients without a certificate it signed", default: "", parse: optionalPath },
+  "tls-client-user": {
+    key: "tlsClientUser",
+    help: "cn: a client certificate signs in as the flue user its subject's CN names; none: users still sign in",
+    default: "none",
+    parse: (t, flag) => {
+      if (t !== "none" && t !== "cn") throw new ConfigError(`${flag} must be cn or none, not "${t}"`);
+      return t;
+    },
+  },
 };
 
 const envName = (flag: string) => `FLUE_${flag.toUpperCase().replace(/-/g, "_")}`;
@@ -133,6 +144,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
   }
   if (!config.tlsCert !== !config.tlsKey) throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
   if (config.tlsClientCa && !config.tlsCert) throw new ConfigError("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked only over TLS");
+  if (config.tlsClientUser !== "none" && !config.tlsClientCa) throw new ConfigError("--tls-client-user needs --tls-client-ca: only a certificate that CA signed may name a user");
   const runAs = config.runAs as RunAs;
   if (runAs.count > 1 && runAs.count < (config.slots as number)) {
     throw new ConfigError(`--run-as ${runAs.label} holds ${runAs.count} uids, fewer than the ${config.slots} slots: every slot needs its own`);

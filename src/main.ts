@@ -8,6 +8,7 @@ import { runCli } from "./cli/index.ts";
 import { existsSync } from "node:fs";
 import { ConfigError, flagHelp, loadConfig, type Config } from "./config.ts";
 import { createHttp } from "./http/index.ts";
+import { startCertProxy, type CertProxy } from "./http/cert-proxy.ts";
 import { DataDirLockedError, SchemaTooNewError } from "./store/index.ts";
 import { VERSION } from "./version.ts";
 
@@ -82,12 +83,14 @@ async function serve(args: string[]): Promise<void> {
     const running = app.executor.busy;
     console.log(`flue: ${signal}: no new jobs start; waiting up to ${config.shutdownGraceMs / 1000} s for ${running} running`);
     // Stop listening now, but answer requests in flight while the jobs settle.
+    proxy?.stop(false);
     const drained = server?.stop() ?? Promise.resolve();
     await app.executor.shutdown(config.shutdownGraceMs);
     // Long polls (?wait=) on jobs that just ended are being answered; event
     // streams and other long polls never end by themselves: close them.
     await Promise.race([drained, Bun.sleep(DRAIN_MS)]);
     await server?.stop(true);
+    proxy?.stop(true);
     await app.stop(0);
     console.log("flue: stopped");
     process.exit(0);
@@ -95,19 +98,33 @@ async function serve(args: string[]): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
 
+  // With --tls-client-user, the public port is a proxy that knows each connection's certificate.
+  const byCertificate = config.tlsClientUser !== "none";
+  const tls = tlsOptions(config);
+  let proxy: CertProxy | undefined;
   try {
     server = Bun.serve({
-      hostname: config.host,
-      port: config.port,
+      hostname: byCertificate ? "127.0.0.1" : config.host,
+      port: byCertificate ? 0 : config.port,
       // The server goes in as the env so requests know their remote address (audit, throttling).
-      fetch: (req, server) => http.fetch(req, { server }),
+      fetch: byCertificate
+        ? (req, inner) => {
+            const peer = proxy?.peer(inner.requestIP(req)?.port ?? -1);
+            if (!peer) return new Response("connect through flue's TLS port\n", { status: 421 });
+            return http.fetch(req, { server: { requestIP: () => ({ address: peer.address }) }, certificateUser: () => peer.cn });
+          }
+        : (req, server) => http.fetch(req, { server }),
       // Bodies past --max-body get flue's own 413; this is only the outer bound.
       maxRequestBodySize: config.maxBodyBytes + 1024 * 1024,
       // Long polls (?wait=) and event streams stay open; streams send heartbeats.
       idleTimeout: 0,
-      tls: tlsOptions(config),
+      tls: byCertificate ? undefined : tls,
     });
+    if (byCertificate) {
+      proxy = await startCertProxy({ host: config.host, port: config.port, cert: config.tlsCert!, key: config.tlsKey!, ca: config.tlsClientCa!, innerPort: server.port! });
+    }
   } catch (e) {
+    server?.stop(true);
     app.close(); // give the data dir back
     fail(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`, 1);
   }
@@ -115,9 +132,10 @@ async function serve(args: string[]): Promise<void> {
   // After listening: the first admin's password hash takes a good part of a second.
   const admin = await app.auth.ensureAdmin(config.adminUser, config.adminPassword);
 
-  const shown = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
+  const listening = proxy ?? { hostname: server.hostname, port: server.port };
+  const shown = listening.hostname?.includes(":") ? `[${listening.hostname}]` : listening.hostname;
   const lines = [
-    `flue ${VERSION} listening on ${config.tlsCert ? "https" : "http"}://${shown}:${server.port}`,
+    `flue ${VERSION} listening on ${config.tlsCert ? "https" : "http"}://${shown}:${listening.port}`,
     `  data dir: ${config.dataDir}`,
     `  instance: ${app.instance.id}, ${config.slots} slots`,
     `  containment: ${app.executor.containmentKind}${app.executor.containmentReason ? ` (${app.executor.containmentReason})` : ""}`,

@@ -184,6 +184,12 @@ export class Auth {
     if (secret) this.store.sessions.remove(sha256(secret));
   }
 
+  /** The user a verified client certificate names (--tls-client-user), read afresh like any sign-in. */
+  byCertificate(username: string): Actor | undefined {
+    const user = this.store.users.find(username);
+    return user ? toActor(user) : undefined;
+  }
+
   async byPassword(username: string, password: string): Promise<Actor | undefined> {
     // Read the row on every request (a prepared lookup): role changes and deletions apply at once.
     const user = this.store.users.find(username);

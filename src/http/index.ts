@@ -35,8 +35,15 @@ export function createHttp(app: App): Hono<HonoEnv> {
     // From the socket only: a header a client sets could name any address.
     const remote = c.env?.server?.requestIP(c.req.raw)?.address ?? null;
     let actor;
+    const header = c.req.header("authorization");
+    // Credentials sent win; without them, a client certificate may name the user (--tls-client-user).
+    const named = header ? null : (c.env?.certificateUser?.() ?? null);
+    if (named !== null) {
+      actor = app.auth.byCertificate(named);
+      if (!actor) return c.json({ error: { code: "unauthorized", message: `the client certificate names "${named}", who is not a flue user; sign in with Basic auth or a token` } }, 401);
+    }
     try {
-      actor = await app.auth.authenticate(c.req.header("authorization"), remote);
+      actor ??= await app.auth.authenticate(header, remote);
     } catch (e) {
       if (!(e instanceof ThrottledError)) throw e;
       c.header("Retry-After", String(e.retryAfter));

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { basic, startBinary, tempDir } from "../helpers/index.ts";
+import { basic, BINARY, startBinary, tempDir } from "../helpers/index.ts";
 
 const dir = tempDir("flue-tls-");
 const file = (name: string) => join(dir.path, name);
@@ -52,7 +52,7 @@ describe("--tls-cert and --tls-key", () => {
   }, 30_000);
 
   test("a certificate without its key is a config error", async () => {
-    const r = Bun.spawnSync([join(import.meta.dir, "../../dist/flue"), "serve", "--port", "0", "--data-dir", dir.path, "--tls-cert", file("server.crt")], { stderr: "pipe" });
+    const r = Bun.spawnSync([BINARY, "serve", "--port", "0", "--data-dir", dir.path, "--tls-cert", file("server.crt")], { stderr: "pipe" });
     expect(r.exitCode).toBe(2);
     expect(r.stderr.toString()).toContain("--tls-key");
   });
@@ -71,4 +71,53 @@ describe("--tls-client-ca", () => {
       await flue.stop();
     }
   }, 30_000);
+});
+
+describe("--tls-client-user cn", () => {
+  test("a certificate whose CN is a flue user signs in as that user, without a password", async () => {
+    issue("bob", "bob", "ca", "extendedKeyUsage=clientAuth\n");
+    const flue = await startBinary({ args: [...TLS(), "--tls-client-ca", file("ca.crt"), "--tls-client-user", "cn"] });
+    try {
+      expect(flue.url).toStartWith("https://");
+      const as = (who: string, path: string, init: RequestInit = {}) =>
+        fetch(`${flue.url}${path}`, { ...init, tls: { ca: pem("ca.crt"), cert: pem(`${who}.crt`), key: pem(`${who}.key`) } } as RequestInit);
+      // The admin makes alice over Basic auth (credentials sent win over the certificate).
+      const made = await as("client", "/api/user/", {
+        method: "POST",
+        headers: { authorization: basic(), "content-type": "application/json" },
+        body: JSON.stringify({ username: "alice", password: "alice-password", role: "submitter" }),
+      });
+      expect(made.status).toBe(201);
+      const me = await as("client", "/api/user/me");
+      expect(me.status).toBe(200);
+      expect(((await me.json()) as { username: string }).username).toBe("alice");
+      // A submitter by certificate: not an admin.
+      expect((await as("client", "/api/user/")).status).toBe(403);
+      // bob's certificate is good, but names no flue user.
+      const stranger = await as("bob", "/api/job/");
+      expect(stranger.status).toBe(401);
+      expect(((await stranger.json()) as { error: { message: string } }).error.message).toContain('"bob"');
+      // A browser with alice's certificate is signed in without the form.
+      const page = await as("client", "/", { redirect: "manual" });
+      expect(page.status).toBe(200);
+      expect(page.headers.get("set-cookie")).toMatch(/flue_session=.*HttpOnly.*Secure/i);
+      // Still no connection at all without a certificate that CA signed.
+      const refused = (tls: Record<string, string>) => fetch(`${flue.url}/api/job/`, { tls } as RequestInit).then((r) => `answered ${r.status}`, () => "refused");
+      for (let i = 0; i < 10; i++) {
+        expect(await refused({ ca: pem("ca.crt") })).toBe("refused");
+        expect(await refused({ ca: pem("ca.crt"), cert: pem("stranger.crt"), key: pem("stranger.key") })).toBe("refused");
+      }
+      // The audit log has the client's address, not nothing.
+      const audit = await as("client", "/api/audit/?action=user.create", { headers: { authorization: basic() } });
+      expect(((await audit.json()) as { objects: { remote: string }[] }).objects[0].remote).toBe("127.0.0.1");
+    } finally {
+      await flue.stop();
+    }
+  }, 60_000);
+
+  test("needs --tls-client-ca", () => {
+    const r = Bun.spawnSync([BINARY, "serve", "--port", "0", "--data-dir", dir.path, ...TLS(), "--tls-client-user", "cn"], { stderr: "pipe" });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.toString()).toContain("--tls-client-user needs --tls-client-ca");
+  });
 });

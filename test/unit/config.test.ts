@@ -31,6 +31,7 @@ describe("loadConfig", () => {
       allowExec: [],
       denyExec: [],
       containment: "auto",
+      tlsClientUser: "none",
       runAs: process.geteuid!() === 0 ? { uid: 65534, gid: 65534, count: 1, label: "nobody (65534:65534)" } : expect.any(Object),
       adminUser: undefined,
       adminPassword: undefined,

@@ -52,12 +52,25 @@ function fromThisOrigin(c: Context): boolean {
   return origin !== "null";
 }
 
+/**
+ * With --tls-client-user, a browser whose client certificate names a flue
+ * user is signed in by it: a session starts without the sign-in form.
+ */
+function sessionFromCertificate(app: App, c: Context<UiEnv>) {
+  const named = c.env?.certificateUser?.();
+  const actor = named ? app.auth.byCertificate(named) : undefined;
+  if (!actor) return undefined;
+  const { secret, csrf } = app.auth.startSession({ ...actor, remote: remoteOf(c) });
+  setCookie(c, SESSION_COOKIE, secret, { httpOnly: true, sameSite: "Strict", secure: true, path: "/" });
+  return { actor, csrf };
+}
+
 /** Signed in, or sent to the sign-in page; a state change also needs the CSRF token. */
 function requireSession(app: App): MiddlewareHandler<UiEnv> {
   return async (c, next) => {
     const path = c.req.path;
     if (PUBLIC.some((p) => path === p || path.startsWith(p.endsWith("/") ? p : `${p}/`))) return next();
-    const found = app.auth.session(getCookie(c, SESSION_COOKIE));
+    const found = app.auth.session(getCookie(c, SESSION_COOKIE)) ?? sessionFromCertificate(app, c);
     if (!found) {
       const to = `/login${path === "/" ? "" : `?next=${encodeURIComponent(path + (new URL(c.req.url).search || ""))}`}`;
       if (isHtmx(c)) {
