@@ -11,7 +11,9 @@ bun run build
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-bun test "$@" 2>&1 | tee "$log"
+# Integration tests start real processes, the binary and a browser: 30 s
+# each at most (bun's own default is 5 s; bunfig.toml has no such setting).
+bun test --timeout 30000 "$@" 2>&1 | tee "$log"
 code=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^ *[0-9]+ pass$' "$log" | tail -1 | tr -dc 0-9)
