@@ -27,8 +27,52 @@ interface QueuedRow {
   inputs: string;
 }
 
+/** Jobs finished in one minute: `minute` is UNIX seconds / 60. */
+export interface MinuteCount {
+  minute: number;
+  state: string;
+  n: number;
+}
+
+/** A failed job as the dashboard lists it; `messages` is the stored JSON text. */
+export interface FailureRow {
+  id: string;
+  definition_name: string | null;
+  definition_id: number;
+  owner: string | null;
+  finished_at: number | null;
+  exit_status: number | null;
+  messages: string;
+}
+
 export class JobsRepo {
   private readonly byId;
+  // The dashboard's reads: raw prepared statements, each served by one index.
+  private readonly ownerCounts = lazy(() =>
+    this.db.$client.query<{ state: string; n: number }, [string]>("SELECT state, count(*) AS n FROM jobs WHERE owner = ? GROUP BY state"),
+  );
+  private readonly finishedSince = lazy(() =>
+    this.db.$client.query<MinuteCount, [number]>(
+      "SELECT CAST(finished_at / 60 AS INTEGER) AS minute, state, count(*) AS n FROM jobs WHERE finished_at >= ? GROUP BY minute, state",
+    ),
+  );
+  private readonly finishedSinceBy = lazy(() =>
+    this.db.$client.query<MinuteCount, [number, string]>(
+      "SELECT CAST(finished_at / 60 AS INTEGER) AS minute, state, count(*) AS n FROM jobs WHERE finished_at >= ? AND owner = ? GROUP BY minute, state",
+    ),
+  );
+  private readonly failed = lazy(() =>
+    this.db.$client.query<FailureRow, [number]>(
+      `SELECT id, definition_name, definition_id, owner, finished_at, exit_status, messages FROM jobs
+       WHERE state = 'FAILED' ORDER BY seq DESC LIMIT ?`,
+    ),
+  );
+  private readonly failedBy = lazy(() =>
+    this.db.$client.query<FailureRow, [string, number]>(
+      `SELECT id, definition_name, definition_id, owner, finished_at, exit_status, messages FROM jobs
+       WHERE state = 'FAILED' AND owner = ? ORDER BY seq DESC LIMIT ?`,
+    ),
+  );
   private readonly queued;
   private readonly due;
 
@@ -125,6 +169,23 @@ export class JobsRepo {
       out[r.state] = r.n;
     }
     return out;
+  }
+
+  /** One owner's jobs per state, counted in the (owner, state) index. */
+  countsByOwner(owner: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.ownerCounts().all(owner)) out[r.state] = r.n;
+    return out;
+  }
+
+  /** Jobs that reached a final state since `since`, per minute and state. */
+  finishedPerMinute(since: number, owner?: string): MinuteCount[] {
+    return owner === undefined ? this.finishedSince().all(since) : this.finishedSinceBy().all(since, owner);
+  }
+
+  /** The newest failed jobs, with their messages (the last says why). */
+  latestFailures(limit: number, owner?: string): FailureRow[] {
+    return owner === undefined ? this.failed().all(limit) : this.failedBy().all(owner, limit);
   }
 
   /** The oldest queued jobs after `afterSeq`, at most `limit`, with what starting them needs. */

@@ -48,5 +48,13 @@ export const migrations: { idx: number; tag: string; statements: string[] }[] = 
       "CREATE TABLE `sessions` (\n\t`id_hash` text PRIMARY KEY NOT NULL,\n\t`user_id` integer NOT NULL,\n\t`csrf` text NOT NULL,\n\t`created_at` real NOT NULL,\n\t`last_seen_at` real NOT NULL,\n\t`expires_at` real NOT NULL,\n\t`remote` text,\n\tFOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE cascade\n);",
       "CREATE INDEX `sessions_user` ON `sessions` (`user_id`);"
     ]
+  },
+  {
+    "idx": 4,
+    "tag": "0004_dashboard_indexes",
+    "statements": [
+      "CREATE INDEX `jobs_finished_state_owner` ON `jobs` (`finished_at`,`state`,`owner`);",
+      "CREATE INDEX `jobs_owner_state` ON `jobs` (`owner`,`state`);"
+    ]
   }
 ];

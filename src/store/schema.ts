@@ -90,6 +90,10 @@ export const jobs = sqliteTable(
     // seq is the rowid; this index holds it densely, so paging deep into
     // the list walks a few thousand index pages instead of every row.
     index("jobs_seq").on(t.seq),
+    // The dashboard: jobs finished in the last hour by minute and state, and a
+    // submitter's own counts per state, each read from an index alone.
+    index("jobs_finished_state_owner").on(t.finishedAt, t.state, t.owner),
+    index("jobs_owner_state").on(t.owner, t.state),
   ],
 );
 
