@@ -34,6 +34,7 @@ export function Empty({ children }: { children: Child }) {
 /** A duration in seconds as "850 ms", "12.3 s", "4 min 5 s". */
 export function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return "—";
+  if (seconds > 0 && seconds < 0.001) return "< 1 ms";
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
   const m = Math.floor(seconds / 60);

@@ -4,11 +4,11 @@ import { stream } from "hono/streaming";
 import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
 import { AppError, invalid, isFinal, JOB_STATES, type JobState } from "../../domain/index.ts";
 import { parseRef } from "../../service/index.ts";
-import type { OutputMeta } from "../../executor/index.ts";
 import type { JobRow } from "../../store/index.ts";
 import { readJson } from "../errors.ts";
 import type { App, HonoEnv } from "../env.ts";
 import { envelope, jobUri, paging, presentEvent, presentJob, queryFlag } from "../present.ts";
+import { attachment, logPath, outputFile } from "../job-files.ts";
 
 const MAX_WAIT = 600;
 
@@ -110,10 +110,7 @@ export function jobRoutes(app: App) {
     const follow = queryFlag(c.req.query("follow"));
     c.header("Content-Type", "text/plain; charset=utf-8");
     c.header("Cache-Control", "no-store");
-    const pathOf = () => {
-      const current = app.store.jobs.get(job.id);
-      return current && current.attempts > 0 ? app.executor.files.attemptFile(job.id, current.attempts, which) : undefined;
-    };
+    const pathOf = () => logPath(app, job.id, which);
     if (!follow) {
       const path = pathOf();
       if (!path || !existsSync(path)) return c.body("");
@@ -154,16 +151,15 @@ export function jobRoutes(app: App) {
   r.get("/:id/outputs/:name", (c) => {
     const job = app.jobs.get(c.req.param("id"), c.get("actor"));
     const name = c.req.param("name");
-    const meta = (job.outputs as Record<string, OutputMeta>)[name];
-    const path = app.executor.files.output(job.id, name, meta);
-    if (!meta || !existsSync(path)) {
+    const found = outputFile(app, job, name);
+    if (!found) {
       const known = Object.keys(job.outputs as object);
       return c.json({ error: { code: "not_found", message: `job ${job.id} has no output "${name}"${known.length ? `; it has: ${known.join(", ")}` : job.state === "FINISHED" ? "" : ` (it is ${job.state})`}` } }, 404);
     }
     c.header("Content-Type", "application/octet-stream");
-    c.header("Content-Disposition", `attachment; filename="${meta.file_name.replace(/["\\\r\n]/g, "_")}"`);
-    c.header("Content-Length", String(statSync(path).size));
-    return c.body(Bun.file(path).stream());
+    c.header("Content-Disposition", attachment(found.meta.file_name));
+    c.header("Content-Length", String(statSync(found.path).size));
+    return c.body(Bun.file(found.path).stream());
   });
 
   return r;
