@@ -5,7 +5,7 @@
 import { Database } from "bun:sqlite";
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, bareServer, concurrently, mb, ms, rss, startFlue, stats, tempDir, until, type Bench } from "./bench-lib.ts";
+import { BINARY, bareServer, concurrently, mb, ms, rss, startFlue, stats, tempDir, until, type Bench, type Flue } from "./bench-lib.ts";
 import { generateJobs } from "./bench-store.ts";
 
 export async function storeScale(bench: Bench) {
@@ -56,6 +56,7 @@ export async function storeScale(bench: Bench) {
       met: f.p99 < 20,
     });
   }
+  await uiPages(bench, flue, gen, deep);
   raw.close();
   await flue.stop();
   bench.rows.push({
@@ -158,4 +159,37 @@ export async function binary(bench: Bench) {
   bench.rows.push({ case: "binary size", value: mb(size), baseline: `compiled hello server: ${mb(statSync(hello).size)}`, ratio: (statSync(hello).size / size).toFixed(2), target: "–", met: null });
   bench.rows.push({ case: "exec → first HTTP 200, empty data dir (median)", value: ms(f), baseline: `compiled hello server: ${ms(b)}`, ratio: (b / f).toFixed(2), target: "< 50 ms", met: f < 50 });
   dir.remove();
+}
+
+/** The admin UI's pages at the same million jobs, rendered server-side for a signed-in admin. */
+async function uiPages(bench: Bench, flue: Flue, gen: { definitionId: number; sampleId: string }, deep: number) {
+  const signIn = await fetch(`${flue.url}/login`, { method: "POST", body: new URLSearchParams({ username: "admin", password: "bench" }), redirect: "manual" });
+  const cookie = signIn.headers.get("set-cookie")?.split(";")[0];
+  if (signIn.status !== 303 || !cookie) throw new Error(`sign-in to the UI failed: ${signIn.status}`);
+  const pages = [
+    ["dashboard", "/"],
+    ["jobs, first page", "/jobs"],
+    ["jobs, filtered (state=FAILED, definition)", `/jobs?state=FAILED&definition=${gen.definitionId}`],
+    [`jobs at ?offset=${deep}`, `/jobs?offset=${deep}`],
+    ["one job", `/jobs/${gen.sampleId}`],
+    ["definitions", "/definitions"],
+    ["audit", "/audit"],
+  ];
+  for (const [name, path] of pages) {
+    const f = stats(
+      await concurrently(bench.N.storeQueries, 1, async () => {
+        const r = await fetch(flue.url + path, { headers: { cookie }, redirect: "manual" });
+        if (r.status !== 200) throw new Error(`${path}: ${r.status}`);
+        await r.arrayBuffer();
+      }),
+    );
+    bench.rows.push({
+      case: `UI at ${bench.N.store.toLocaleString("en")} jobs: ${name} (p50 / p99)`,
+      value: `${ms(f.p50)} / ${ms(f.p99)}`,
+      baseline: "–",
+      ratio: "–",
+      target: "p50 < 5 ms, p99 < 20 ms",
+      met: f.p50 < 5 && f.p99 < 20,
+    });
+  }
 }
