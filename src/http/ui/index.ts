@@ -16,7 +16,7 @@ import type { UiEnv } from "./env.ts";
 import { staticRoutes } from "./static.ts";
 import { signInPage, errorPage, errorFragment } from "../../../views/sign-in.tsx";
 import { jobPages } from "./jobs.tsx";
-import { definitionPages } from "./definitions.ts";
+import { definitionPages } from "./definitions.tsx";
 import { adminPages } from "./admin.ts";
 
 export const SESSION_COOKIE = "flue_session";
