@@ -8,6 +8,8 @@ export interface JobsFilter {
   definition?: number;
   offset: number;
   limit: number;
+  /** The seq of the row before this page, when the page was reached by its next link. */
+  beforeSeq?: number;
 }
 
 export const rowId = (id: string) => `job-${id}`;
@@ -41,6 +43,16 @@ export function JobRowView({ job }: { job: JobRow }) {
       <td>{job.exitStatus ?? <span class="muted">—</span>}</td>
     </tr>
   );
+}
+
+/**
+ * A page's address. The next page names the last row shown (`before`), so
+ * flue reads on from it by index however deep the list goes; `offset` then
+ * only numbers the rows.
+ */
+function pageHref(filter: JobsFilter, offset: number, lastId: string | undefined): string {
+  const q = filterQuery(filter, offset);
+  return offset > filter.offset && lastId ? `/jobs${q}${q ? "&" : "?"}before=${lastId}` : `/jobs${q}`;
 }
 
 export function filterQuery(f: Partial<JobsFilter>, offset?: number): string {
@@ -128,7 +140,7 @@ export function JobsView(props: {
           </tbody>
         </table>
       )}
-      <Pager offset={filter.offset} limit={filter.limit} shown={rows.length} total={total} href={(o) => `/jobs${filterQuery(filter, o)}`} />
+      <Pager offset={filter.offset} limit={filter.limit} shown={rows.length} total={total} href={(o) => pageHref(filter, o, rows.at(-1)?.id)} />
       {/* The live stream: each message carries rows as partials that replace theirs by id. */}
       <div id="jobs-live" hidden hx-sse:connect={`/jobs/live?${live}`} hx-sse:close="done" hx-swap="none" hx-config='{"sse": {"connectTimeout": 0}}'></div>
     </>

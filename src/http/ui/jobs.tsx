@@ -77,15 +77,18 @@ export function jobPages(app: App): Hono<UiEnv> {
     if (state && !(JOB_STATES as readonly string[]).includes(state)) throw invalid(`there is no state "${state}"; choose one of ${JOB_STATES.join(", ")}`);
     const def = (c.req.query("definition") ?? "").trim();
     if (def && !/^\d+$/.test(def)) throw invalid("the definition filter must be a definition's number");
-    return { state, definition: def ? Number(def) : undefined, offset, limit };
+    const before = c.req.query("before");
+    const beforeSeq = before ? jobs.seqOf(before) : undefined;
+    if (before && beforeSeq === undefined) throw invalid(`there is no job ${before} to page on from; go back to the first page`);
+    return { state, definition: def ? Number(def) : undefined, offset, limit, beforeSeq };
   };
 
   ui.get("/jobs", (c) => {
     const filter = readFilter(c);
     const { rows, total } = app.jobs.list(
-      { states: filter.state ? [filter.state as JobState] : undefined, definitionId: filter.definition },
+      { states: filter.state ? [filter.state as JobState] : undefined, definitionId: filter.definition, beforeSeq: filter.beforeSeq },
       filter.limit,
-      filter.offset,
+      filter.beforeSeq === undefined ? filter.offset : 0,
       c.get("actor"),
     );
     const definitions = app.store.definitions.list(500, 0).rows.map((d) => ({ id: d.id, name: d.name }));
