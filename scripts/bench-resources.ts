@@ -56,7 +56,7 @@ export async function storeScale(bench: Bench) {
       met: f.p99 < 20,
     });
   }
-  await uiPages(bench, flue, gen, deep);
+  await uiPages(bench, flue, gen, deep, cursor);
   raw.close();
   await flue.stop();
   bench.rows.push({
@@ -162,7 +162,7 @@ export async function binary(bench: Bench) {
 }
 
 /** The admin UI's pages at the same million jobs, rendered server-side for a signed-in admin. */
-async function uiPages(bench: Bench, flue: Flue, gen: { definitionId: number; sampleId: string }, deep: number) {
+async function uiPages(bench: Bench, flue: Flue, gen: { definitionId: number; sampleId: string }, deep: number, cursor: string) {
   const signIn = await fetch(`${flue.url}/login`, { method: "POST", body: new URLSearchParams({ username: "admin", password: "bench" }), redirect: "manual" });
   const cookie = signIn.headers.get("set-cookie")?.split(";")[0];
   if (signIn.status !== 303 || !cookie) throw new Error(`sign-in to the UI failed: ${signIn.status}`);
@@ -170,7 +170,7 @@ async function uiPages(bench: Bench, flue: Flue, gen: { definitionId: number; sa
     ["dashboard", "/"],
     ["jobs, first page", "/jobs"],
     ["jobs, filtered (state=FAILED, definition)", `/jobs?state=FAILED&definition=${gen.definitionId}`],
-    [`jobs at ?offset=${deep}`, `/jobs?offset=${deep}`],
+    [`jobs, page ${deep / 50 + 1} by its Next link`, `/jobs?offset=${deep}&before=${cursor}`],
     ["one job", `/jobs/${gen.sampleId}`],
     ["definitions", "/definitions"],
     ["audit", "/audit"],

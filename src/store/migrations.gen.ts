@@ -56,5 +56,17 @@ export const migrations: { idx: number; tag: string; statements: string[] }[] = 
       "CREATE INDEX `jobs_finished_state_owner` ON `jobs` (`finished_at`,`state`,`owner`);",
       "CREATE INDEX `jobs_owner_state` ON `jobs` (`owner`,`state`);"
     ]
+  },
+  {
+    "idx": 5,
+    "tag": "0005_dashboard_counters",
+    "statements": [
+      "CREATE TABLE `job_minutes` (\n\t`minute` integer NOT NULL,\n\t`owner` text NOT NULL,\n\t`state` text NOT NULL,\n\t`n` integer NOT NULL,\n\tPRIMARY KEY(`minute`, `owner`, `state`)\n);",
+      "CREATE TABLE `job_owner_counts` (\n\t`owner` text NOT NULL,\n\t`state` text NOT NULL,\n\t`n` integer NOT NULL,\n\tPRIMARY KEY(`owner`, `state`)\n);",
+      "DROP INDEX `jobs_finished_state_owner`;",
+      "DROP INDEX `jobs_owner_state`;",
+      "INSERT INTO `job_owner_counts` (`owner`, `state`, `n`) SELECT coalesce(`owner`, ''), `state`, count(*) FROM `jobs` GROUP BY 1, 2;",
+      "INSERT INTO `job_minutes` (`minute`, `owner`, `state`, `n`) SELECT CAST(`finished_at` / 60 AS INTEGER), coalesce(`owner`, ''), `state`, count(*) FROM `jobs` WHERE `finished_at` >= CAST(strftime('%s', 'now') AS REAL) - 604800 AND `state` IN ('FINISHED', 'FAILED', 'CANCELLED') GROUP BY 1, 2, 3;"
+    ]
   }
 ];

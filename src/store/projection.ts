@@ -31,14 +31,21 @@ interface Known {
   seq: number;
   state: string;
   definitionId: number;
+  /** '' for a job without one, as the owner counters key it. */
+  owner: string;
 }
 
 const SQL = {
-  find: "SELECT seq, state, definition_id FROM jobs WHERE id = ?",
+  find: "SELECT seq, state, definition_id, coalesce(owner, '') AS owner FROM jobs WHERE id = ?",
   insert: `INSERT INTO jobs (id, definition_id, definition_version, definition_name, state, owner, parameters, inputs, created_at, max_attempts, messages, outputs)
     VALUES (?1, ?2, ?3, ?4, 'NEW', ?5, ?6, ?7, ?8, ?9, '[]', '{}')`,
   count: `INSERT INTO job_counts (definition_id, state, n) VALUES (?1, ?2, ?3)
     ON CONFLICT (definition_id, state) DO UPDATE SET n = n + ?3`,
+  ownerCount: `INSERT INTO job_owner_counts (owner, state, n) VALUES (?1, ?2, ?3)
+    ON CONFLICT (owner, state) DO UPDATE SET n = n + ?3`,
+  minuteCount: `INSERT INTO job_minutes (minute, owner, state, n) VALUES (?1, ?2, ?3, ?4)
+    ON CONFLICT (minute, owner, state) DO UPDATE SET n = n + ?4`,
+  pruneMinutes: "DELETE FROM job_minutes WHERE minute < ?",
   // ?1 seq, ?2 timestamp; further parameters per statement.
   toState: {
     QUEUED: "UPDATE jobs SET state = 'QUEUED', queued_at = ?2, not_before = NULL, pid = NULL WHERE seq = ?1",
@@ -59,11 +66,23 @@ const SQL = {
 
 /** How many jobs in flight the projection remembers; others are looked up. */
 const KNOWN_MAX = 50_000;
+/** The dashboard's per-minute counts are kept this many minutes (a week), pruned every PRUNE_EVERY batches. */
+const MINUTES_KEPT = 7 * 24 * 60;
+const PRUNE_EVERY = 1000;
+
+function add(deltas: Map<string, number>, key: string, by: number): void {
+  deltas.set(key, (deltas.get(key) ?? 0) + by);
+}
 
 export class Projection {
   private readonly known = new Map<string, Known>();
   /** `${definitionId}\t${state}` → change of the count in this batch. */
   private readonly deltas = new Map<string, number>();
+  /** `${owner}\t${state}` → change of the owner's count in this batch. */
+  private readonly ownerDeltas = new Map<string, number>();
+  /** `${minute}\t${owner}\t${state}` → jobs that ended in that minute, in this batch. */
+  private readonly minuteDeltas = new Map<string, number>();
+  private batches = 0;
   /** Statements compile on first use (bun:sqlite caches them by text): start-up stays short. */
   constructor(private readonly db: Database) {}
 
@@ -74,8 +93,8 @@ export class Projection {
   private lookup(id: string): Known | undefined {
     const hit = this.known.get(id);
     if (hit) return hit;
-    const row = (this.st(SQL.find) as Statement<{ seq: number; state: string; definition_id: number }, [string]>).get(id);
-    return row ? { seq: row.seq, state: row.state, definitionId: row.definition_id } : undefined;
+    const row = (this.st(SQL.find) as Statement<{ seq: number; state: string; definition_id: number; owner: string }, [string]>).get(id);
+    return row ? { seq: row.seq, state: row.state, definitionId: row.definition_id, owner: row.owner } : undefined;
   }
 
   private remember(id: string, job: Known): void {
@@ -89,9 +108,9 @@ export class Projection {
     this.known.set(id, job);
   }
 
-  private shift(definitionId: number, state: string, by: number): void {
-    const key = `${definitionId}\t${state}`;
-    this.deltas.set(key, (this.deltas.get(key) ?? 0) + by);
+  private shift(job: { definitionId: number; owner: string }, state: string, by: number): void {
+    add(this.deltas, `${job.definitionId}\t${state}`, by);
+    add(this.ownerDeltas, `${job.owner}\t${state}`, by);
   }
 
   /** Writes the counters this batch changed. Call before the transaction commits. */
@@ -101,13 +120,29 @@ export class Projection {
       const tab = key.indexOf("\t");
       this.st(SQL.count).run(Number(key.slice(0, tab)), key.slice(tab + 1), n);
     }
+    for (const [key, n] of this.ownerDeltas) {
+      if (n === 0) continue;
+      const tab = key.lastIndexOf("\t");
+      this.st(SQL.ownerCount).run(key.slice(0, tab), key.slice(tab + 1), n);
+    }
+    for (const [key, n] of this.minuteDeltas) {
+      const [minute, owner, state] = key.split("\t");
+      this.st(SQL.minuteCount).run(Number(minute), owner, state, n);
+    }
+    if (this.minuteDeltas.size && ++this.batches % PRUNE_EVERY === 0) {
+      this.st(SQL.pruneMinutes).run(Math.floor(Date.now() / 60_000) - MINUTES_KEPT);
+    }
     this.deltas.clear();
+    this.ownerDeltas.clear();
+    this.minuteDeltas.clear();
   }
 
   /** Forgets what it remembers: after a rollback, the tables are the truth again. */
   reset(): void {
     this.known.clear();
     this.deltas.clear();
+    this.ownerDeltas.clear();
+    this.minuteDeltas.clear();
   }
 
   /**
@@ -129,15 +164,16 @@ export class Projection {
         (e.max_attempts as number | undefined) ?? 1,
       );
       const seq = Number(row.lastInsertRowid);
-      this.shift(e.definition_id as number, "NEW", 1);
-      this.remember(e.id, { seq, state: "NEW", definitionId: e.definition_id as number });
+      const job = { seq, state: "NEW", definitionId: e.definition_id as number, owner: (e.owner as string | undefined) ?? "" };
+      this.shift(job, "NEW", 1);
+      this.remember(e.id, job);
       return seq;
     }
     const job = this.lookup(e.id);
     if (!job) return null;
     const seq = job.seq;
     if (e.type === "deleted") {
-      this.shift(job.definitionId, job.state, -1);
+      this.shift(job, job.state, -1);
       this.known.delete(e.id);
       this.st(SQL.removeEvents).run(seq);
       this.st(SQL.remove).run(seq);
@@ -146,8 +182,9 @@ export class Projection {
     const state = STATE_OF[e.type];
     if (state !== undefined) {
       if (state !== job.state) {
-        this.shift(job.definitionId, job.state, -1);
-        this.shift(job.definitionId, state, 1);
+        this.shift(job, job.state, -1);
+        this.shift(job, state, 1);
+        if (FINAL.has(state)) add(this.minuteDeltas, `${Math.floor(e.timestamp / 60)}\t${job.owner}\t${state}`, 1);
       }
       if (state === "RUNNING") this.st(SQL.toState.RUNNING).run(seq, e.timestamp, e.attempt as number, e.executor, e.thread ?? null);
       else if (state === "WAITING") this.st(SQL.toState.WAITING).run(seq, e.timestamp, (e.until as number | undefined) ?? null);

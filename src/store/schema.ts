@@ -90,10 +90,6 @@ export const jobs = sqliteTable(
     // seq is the rowid; this index holds it densely, so paging deep into
     // the list walks a few thousand index pages instead of every row.
     index("jobs_seq").on(t.seq),
-    // The dashboard: jobs finished in the last hour by minute and state, and a
-    // submitter's own counts per state, each read from an index alone.
-    index("jobs_finished_state_owner").on(t.finishedAt, t.state, t.owner),
-    index("jobs_owner_state").on(t.owner, t.state),
   ],
 );
 
@@ -106,6 +102,32 @@ export const jobCounts = sqliteTable(
     n: integer("n").notNull(),
   },
   (t) => [primaryKey({ columns: [t.definitionId, t.state] })],
+);
+
+/** Jobs per owner and state ('' for a job without owner), kept by the projection: a user's totals never scan their jobs. */
+export const jobOwnerCounts = sqliteTable(
+  "job_owner_counts",
+  {
+    owner: text("owner").notNull(),
+    state: text("state").notNull(),
+    n: integer("n").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.owner, t.state] })],
+);
+
+/**
+ * Jobs that reached a final state, per minute (UNIX seconds / 60), owner
+ * and state, kept by the projection for the dashboard's chart; a week is kept.
+ */
+export const jobMinutes = sqliteTable(
+  "job_minutes",
+  {
+    minute: integer("minute").notNull(),
+    owner: text("owner").notNull(),
+    state: text("state").notNull(),
+    n: integer("n").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.minute, t.owner, t.state] })],
 );
 
 /** The event log. `job_seq` points at jobs.seq; the job id is there. */
