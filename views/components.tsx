@@ -78,11 +78,11 @@ export function Field(props: { id: string; label: string; required?: boolean; hi
 }
 
 /** Previous / next links over a list; `href(offset)` makes each page's address. */
-export function Pager(props: { offset: number; limit: number; shown: number; total?: number; href: (offset: number) => string }) {
+export function Pager(props: { id?: string; offset: number; limit: number; shown: number; total?: number; href: (offset: number) => string }) {
   const { offset, limit, shown, total } = props;
   const hasNext = total === undefined ? shown === limit : offset + shown < total;
   return (
-    <nav class="pager" aria-label="Pages">
+    <nav class="pager" aria-label="Pages" id={props.id}>
       {offset > 0 ? <a href={props.href(Math.max(0, offset - limit))}>← Previous</a> : <span class="muted">← Previous</span>}
       <span class="muted">
         {shown === 0 ? "none" : `${offset + 1}–${offset + shown}`}

@@ -55,6 +55,14 @@ function pageHref(filter: JobsFilter, offset: number, lastId: string | undefined
   return offset > filter.offset && lastId ? `/jobs${q}${q ? "&" : "?"}before=${lastId}` : `/jobs${q}`;
 }
 
+export const PAGER_ID = "jobs-pager";
+
+/** The pager under the jobs table; the live stream redraws it when new rows join the page. */
+export function JobsPager(props: { filter: JobsFilter; shown: number; total: number; lastId: string | undefined }) {
+  const { filter } = props;
+  return <Pager id={PAGER_ID} offset={filter.offset} limit={filter.limit} shown={props.shown} total={props.total} href={(o) => pageHref(filter, o, props.lastId)} />;
+}
+
 export function filterQuery(f: Partial<JobsFilter>, offset?: number): string {
   const q = new URLSearchParams();
   if (f.state) q.set("state", f.state);
@@ -140,7 +148,7 @@ export function JobsView(props: {
           </tbody>
         </table>
       )}
-      <Pager offset={filter.offset} limit={filter.limit} shown={rows.length} total={total} href={(o) => pageHref(filter, o, rows.at(-1)?.id)} />
+      <JobsPager filter={filter} shown={rows.length} total={total} lastId={rows.at(-1)?.id} />
       {/* The live stream: each message carries rows as partials that replace theirs by id. */}
       <div id="jobs-live" hidden hx-sse:connect={`/jobs/live?${live}`} hx-sse:close="done" hx-swap="none" hx-config='{"sse": {"connectTimeout": 0}}'></div>
     </>

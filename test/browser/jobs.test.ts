@@ -60,6 +60,8 @@ test("a row on /jobs goes RUNNING → FINISHED without a reload", async () => {
   const later = await submit(flue, defs.quick, { parameters: { token: "s3cret" } });
   await page.locator(`#job-${later} .badge`, { hasText: "FINISHED" }).waitFor({ timeout: 10_000 });
   expect([loads, await stillHere(), page.url()]).toEqual([0, true, url]);
+  // The pager counts the row that joined.
+  await page.locator("#jobs-pager", { hasText: "1–2 of 2" }).waitFor({ timeout: 5_000 });
   page.off("domcontentloaded", counted);
   await browser.shot("jobs");
 }, 30_000);

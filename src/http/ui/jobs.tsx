@@ -16,7 +16,7 @@ import { paging } from "../present.ts";
 import type { UiEnv } from "./env.ts";
 import { page } from "../../../views/layout.tsx";
 import { DashboardView } from "../../../views/dashboard.tsx";
-import { JobRowView, JobsView, rowId, type JobsFilter } from "../../../views/jobs.tsx";
+import { JobRowView, JobsPager, JobsView, PAGER_ID, rowId, type JobsFilter } from "../../../views/jobs.tsx";
 import { JobView, liveParts, type StoredEvent } from "../../../views/job.tsx";
 
 const TAIL = 64 * 1024;
@@ -100,6 +100,7 @@ export function jobPages(app: App): Hono<UiEnv> {
     const actor = c.get("actor");
     const filter = readFilter(c);
     const ids = new Set((c.req.query("ids") ?? "").split(",").filter(Boolean).slice(0, 200));
+    const lastId = [...ids].at(-1);
     return streamSSE(c, async (s) => {
       const dirty = new Set(ids); // sent once at the start: whatever changed while (re)connecting
       const fresh = new Set<string>();
@@ -118,11 +119,17 @@ export function jobPages(app: App): Hono<UiEnv> {
       try {
         while (!s.aborted) {
           let out = "";
+          const before = ids.size;
           for (const id of fresh) {
             const job = jobs.get(id);
             if (!job || !maySeeJob(actor, job.owner) || (filter.state && job.state !== filter.state)) continue;
             ids.add(id);
             out += partial("#job-rows", "afterbegin", (<JobRowView job={job} />).toString());
+          }
+          if (ids.size > before) {
+            // New rows joined the page: the pager counts them too.
+            const { total } = app.jobs.list({ states: filter.state ? [filter.state as JobState] : undefined, definitionId: filter.definition }, 0, 0, actor);
+            out += partial(`#${PAGER_ID}`, "outerHTML", (<JobsPager filter={filter} shown={ids.size} total={total} lastId={lastId} />).toString());
           }
           fresh.clear();
           for (const id of dirty) {
