@@ -36,7 +36,7 @@ export function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return "—";
   if (seconds > 0 && seconds < 0.001) return "< 1 ms";
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
+  if (seconds < 60) return Number.isInteger(seconds) ? `${seconds} s` : `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
   const m = Math.floor(seconds / 60);
   if (m < 60) return `${m} min ${Math.round(seconds % 60)} s`;
   return `${Math.floor(m / 60)} h ${m % 60} min`;
