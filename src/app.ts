@@ -13,6 +13,8 @@ import { LocalQueue } from "./queue/index.ts";
 import { DefinitionService, JobService, UserService } from "./service/index.ts";
 import { lockDataDir, Store } from "./store/index.ts";
 import { VERSION } from "./version.ts";
+import { builtinRegistry } from "./adapters/loader.ts";
+import type { PluginRegistry } from "./adapters/registry.ts";
 
 export interface InstanceInfo {
   id: string;
@@ -25,6 +27,8 @@ export interface InstanceInfo {
 /** What tests tune beyond the config: the sign-in throttle's window, for one. */
 export interface AppOptions {
   auth?: AuthOptions;
+  /** The loaded plugins (main.ts loads --plugins before building the app); the built-ins when not given. */
+  plugins?: PluginRegistry;
 }
 
 /**
@@ -46,10 +50,10 @@ function checkReachable(config: Config): void {
  * jobs' users for traversal, and SQLite makes its -wal and -shm files with
  * the database's mode.
  */
-function openPrivateStore(path: string): Store {
+function openPrivateStore(path: string, plugins: PluginRegistry): Store {
   closeSync(openSync(path, "a", 0o600));
   chmodSync(path, 0o600);
-  const store = Store.open(path);
+  const store = Store.open(path, plugins.bind);
   for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
   return store;
 }
@@ -62,6 +66,7 @@ export class App {
   readonly jobs: JobService;
   readonly users: UserService;
   readonly instance: InstanceInfo;
+  readonly plugins: PluginRegistry;
   private readonly unlock: () => void;
 
   constructor(
@@ -70,9 +75,10 @@ export class App {
   ) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     checkReachable(config);
+    this.plugins = options.plugins ?? builtinRegistry(process.env);
     this.unlock = lockDataDir(config.dataDir);
     try {
-      this.store = openPrivateStore(join(config.dataDir, "flue.db"));
+      this.store = openPrivateStore(join(config.dataDir, "flue.db"), this.plugins);
     } catch (e) {
       this.unlock();
       throw e;
@@ -96,9 +102,10 @@ export class App {
       denyExec: config.denyExec,
       containment: config.containment,
       runAs: config.runAs,
+      plugins: this.plugins,
     });
-    this.definitions = new DefinitionService(this.store, this.executor.execPolicy);
-    this.jobs = new JobService(this.store, this.executor, id);
+    this.definitions = new DefinitionService(this.store, this.plugins.bind, this.executor.execPolicy);
+    this.jobs = new JobService(this.store, this.executor, id, this.plugins);
     this.users = new UserService(this.store, (password) => this.auth.hashPassword(password));
   }
 

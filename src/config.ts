@@ -30,6 +30,8 @@ export interface Config {
   tlsClientUser: "none" | "cn";
   adminUser?: string;
   adminPassword?: string;
+  /** A directory of plugin files (--plugins) loaded at start, after the built-ins. */
+  pluginsDir?: string;
 }
 
 export class ConfigError extends Error {}
@@ -106,6 +108,7 @@ export const FLAGS: Record<string, FlagSpec> = {
       }
     },
   },
+  plugins: { key: "pluginsDir", help: "directory whose .ts/.js files (adapters, storages) flue loads at start; any bad one stops it", default: "", parse: optionalPath },
   "tls-cert": { key: "tlsCert", help: "PEM certificate (chain) file; with --tls-key, serve HTTPS", default: "", parse: optionalPath },
   "tls-key": { key: "tlsKey", help: "PEM private key file for --tls-cert", default: "", parse: optionalPath },
   "tls-client-ca": { key: "tlsClientCa", help: "PEM CA file; refuse TLS clients without a certificate it signed", default: "", parse: optionalPath },

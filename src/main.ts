@@ -10,6 +10,8 @@ import { ConfigError, flagHelp, loadConfig, type Config } from "./config.ts";
 import { createHttp } from "./http/index.ts";
 import { startCertProxy, type CertProxy } from "./http/cert-proxy.ts";
 import { DataDirLockedError, SchemaTooNewError } from "./store/index.ts";
+import { loadPlugins } from "./adapters/loader.ts";
+import { PluginLoadError } from "./adapters/registry.ts";
 import { VERSION } from "./version.ts";
 
 const HELP = `flue ${VERSION} — a remote process execution engine in one file
@@ -61,9 +63,11 @@ async function serve(args: string[]): Promise<void> {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
   }
+  // Before anything else: a plugin that cannot load stops flue before it opens the data dir.
+  const plugins = await loadPlugins(config.pluginsDir, process.env).catch((e) => fail(e instanceof PluginLoadError ? e.message : `cannot load plugins: ${(e as Error).message}`, 1));
   let app: App;
   try {
-    app = new App(config);
+    app = new App(config, { plugins });
   } catch (e) {
     if (e instanceof SchemaTooNewError || e instanceof DataDirLockedError) fail(e.message, 1);
     fail(`cannot open the data dir ${config.dataDir}: ${(e as Error).message}`, 1);

@@ -26,6 +26,7 @@ const SECTIONS: { href: string; label: string; admin?: boolean }[] = [
   { href: "/jobs", label: "Jobs" },
   { href: "/events", label: "Events" },
   { href: "/instances", label: "Instances" },
+  { href: "/plugins", label: "Plugins" },
   { href: "/tokens", label: "Tokens" },
   { href: "/users", label: "Users", admin: true },
   { href: "/audit", label: "Audit", admin: true },

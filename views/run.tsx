@@ -112,11 +112,18 @@ function ParameterField({ name, spec, value, error }: { name: string; spec: Para
   );
 }
 
+/** How the process receives an input, in words: the file adapter's stream or path, else the adapter's type. */
+function describeBinding(binding: Binding): string {
+  const p = binding.params as { stream_name?: string; file_path?: string };
+  if (binding.type !== "file") return `through the ${binding.type} adapter`;
+  return p.file_path === undefined ? `read on ${(p.stream_name ?? "stdin").toLowerCase()}` : `a file whose path is in ${p.file_path}`;
+}
+
 function InputField({ binding, values, error }: { binding: Binding; values: RunValues; error?: string }) {
   const name = binding.name;
   const id = `in-${name}`;
   const mode = values.modes[name] ?? "file";
-  const where = binding.mode === "stream" ? `read on ${binding.stream.toLowerCase()}` : `a file whose path is in ${binding.path}`;
+  const where = describeBinding(binding);
   const radio = (m: InputMode, label: string) => (
     <label class="choice">
       <input type="radio" name={`in.${name}.mode`} value={m} checked={mode === m} /> {label}

@@ -77,6 +77,12 @@ export interface AdapterContext {
    * and symlinks that lead out.
    */
   resolve(path: string): string;
+  /**
+   * Renders a `${name}` template (a path given in the parameters) with
+   * `vars`, as flue renders argv. Added with the executor: a plugin cannot
+   * import flue's template rules, and must not re-implement them (`$${`).
+   */
+  render(template: string): string;
   /** A path in flue's scratch space for this attempt: outside the workdir, unseen by the process, removed after the attempt. */
   scratch(fileName: string): string;
   /** Records the job event `job.{id}.{type}` with these fields, e.g. `emit("output", {name, bytes, data})`. */
@@ -131,6 +137,48 @@ export interface OutputHooks<P> {
   stageOut(params: P, ctx: AdapterContext): Promise<OutputResult> | OutputResult;
 }
 
+/** What `bind` finds in an input's or output's parameters at registration. */
+export interface BindResult {
+  name?: string;
+  problems?: FieldProblem[];
+  /**
+   * Parameters that are `${name}` templates (`{path: "file_path", template}`):
+   * flue checks their variables against the definition's parameters and
+   * built-ins, which only it knows. Added with the registry: without it an
+   * unknown variable in a path would surface only when a job runs.
+   */
+  templates?: { path: string; template: string }[];
+}
+
+/**
+ * How the conformance suite (test/plugins/conformance.test.ts) exercises a
+ * built-in plugin: a plugin module may export `conformance` beside its
+ * definition. Without one, an adapter is skipped with a note, a storage is
+ * run only when it is `local` to the test (none is assumed).
+ */
+export interface ConformanceFixture {
+  /**
+   * For an adapter: each way to use it, as a definition fragment (argv,
+   * environment and adapter entries, with `${name}` of the input/output)
+   * whose process copies input `in` to output `out` unchanged, e.g.
+   * `{argv: ["${in}", "${out}"], exec: "/bin/cp", input_adapters: [...], output_adapters: [...]}`.
+   */
+  copies?: { label: string; definition: Record<string, unknown> }[];
+  /**
+   * For a storage: a URI prefix the suite may write objects under and read
+   * them back from, made by `setUp` (e.g. a temp dir for `file://`, a local
+   * server for `http://`); `place` puts an object there for a storage
+   * without `put`; `tearDown` removes it all.
+   */
+  setUp?(): Promise<{
+    base: string;
+    place?(key: string, bytes: Uint8Array): Promise<void>;
+    /** Settings the storage needs for this, as its FLUE_<SCHEME>_<KEY> environment variables. */
+    env?: Record<string, string>;
+    tearDown(): Promise<void> | void;
+  }>;
+}
+
 /**
  * An adapter: how bytes reach (`input`) or leave (`output`) a process.
  * `parameters` validates the definition's `input_parameters` or
@@ -149,7 +197,7 @@ export interface AdapterDefinition<S extends v.GenericSchema = v.GenericSchema> 
    * (default: `parameters.name`, else `input_file` / `output_file`) and any
    * further problems, each with its path under the parameters.
    */
-  bind?(params: v.InferOutput<S>, direction: Direction): { name?: string; problems?: FieldProblem[] };
+  bind?(params: v.InferOutput<S>, direction: Direction): BindResult;
   input?: InputHooks<v.InferOutput<S>>;
   output?: OutputHooks<v.InferOutput<S>>;
   /** After the attempt, however it ended: removes what the adapter made outside the workdir. */

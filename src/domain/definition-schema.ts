@@ -3,7 +3,7 @@
  *
  * The shape is the seed registry's (`exec`, `application`, `process_type`,
  * `timeout`, `cwd`, `environment`, `argv`, `input_adapter`, `output_adapter`)
- * plus flue's `name`, `description`, `parameters`, `retries` and `limits`. Alternative
+ * plus flue's `input_adapters`, `output_adapters`, `name`, `description`, `parameters`, `retries` and `limits`. Alternative
  * spellings are mapped before these schemas run (see definition.ts).
  */
 import * as v from "valibot";
@@ -121,6 +121,9 @@ export const DefinitionSchema = v.strictObject({
   argv: v.optional(v.array(text("an argument"), "argv must be a list of strings")),
   input_adapter: v.optional(InputAdapterSchema),
   output_adapter: v.optional(OutputAdapterSchema),
+  /** Several inputs or outputs; the single `input_adapter`/`output_adapter` is the seed's shorthand for one. */
+  input_adapters: v.optional(v.array(InputAdapterSchema, "input_adapters must be a list")),
+  output_adapters: v.optional(v.array(OutputAdapterSchema, "output_adapters must be a list")),
   parameters: v.optional(v.record(v.string(), ParameterSchema, "parameters must be an object")),
   retries: v.optional(RetriesSchema),
   limits: v.optional(LimitsSchema),

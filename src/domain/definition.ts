@@ -17,14 +17,43 @@ import {
   type ParameterSpec,
 } from "./definition-schema.ts";
 import type { FieldError } from "./errors.ts";
-import { ADAPTER_TYPES, bindFileAdapter, type Binding, type Direction } from "./file-adapter.ts";
 import { issuesToFields, join } from "./issues.ts";
 import { checkParameterSpec } from "./parameters.ts";
 import { sizeInBytes } from "./size.ts";
-import { soleVariable, templateVariables } from "./template.ts";
+import { templateVariables } from "./template.ts";
 
 export type { Definition } from "./definition-schema.ts";
-export type { Binding } from "./file-adapter.ts";
+
+export type Direction = "input" | "output";
+
+/**
+ * How one input or output reaches the process: its name (`${name}`), the
+ * adapter type, and its parameters as that adapter's schema parsed them.
+ */
+export interface Binding {
+  name: string;
+  type: string;
+  params: unknown;
+}
+
+/** What an AdapterBinder finds; `templates` are parameters that are `${...}` templates, with their field paths. */
+export interface BoundAdapter {
+  binding?: Binding;
+  errors: FieldError[];
+  templates?: { path: string; template: string }[];
+}
+
+/**
+ * Validates one adapter entry's parameters against the adapter registered
+ * for `type`. Injected by the service: the domain knows no plugins. `at` is
+ * the entry's path (definition.input_adapters.1).
+ */
+export type AdapterBinder = (direction: Direction, type: string, params: unknown, at: string) => BoundAdapter;
+
+/** The binder of a store opened without plugins (the CLI's): it knows no adapter. */
+export const NO_ADAPTERS: AdapterBinder = (direction, type, _params, at) => ({
+  errors: [{ path: join(at, `${direction}_type`), message: `unknown ${direction}_type "${type}"; no adapters are loaded` }],
+});
 
 const isObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === "object" && x !== null && !Array.isArray(x);
@@ -57,9 +86,13 @@ export function canonicalize(raw: unknown, at = "definition"): { value: unknown;
     }
   }
   for (const dir of ["input", "output"] as const) {
-    const adapter = d[`${dir}_adapter`];
-    if (!isObject(adapter)) continue;
-    rename(adapter, `${dir}_params`, `${dir}_parameters`, join(at, `${dir}_adapter`), errors);
+    const single = d[`${dir}_adapter`];
+    if (isObject(single)) rename(single, `${dir}_params`, `${dir}_parameters`, join(at, `${dir}_adapter`), errors);
+    const list = d[`${dir}_adapters`];
+    if (!Array.isArray(list)) continue;
+    list.forEach((entry, i) => {
+      if (isObject(entry)) rename(entry, `${dir}_params`, `${dir}_parameters`, join(at, `${dir}_adapters.${i}`), errors);
+    });
   }
   if (typeof d.retries === "number") d.retries = { count: d.retries };
   return { value: d, errors };
@@ -118,22 +151,30 @@ function resolveLimits(l: LimitsSpec | undefined): Limits {
   return out;
 }
 
-function bindAdapter(
-  dir: Direction,
-  adapter: { input_type?: string; output_type?: string; input_parameters?: unknown; output_parameters?: unknown } | undefined,
-  at: string,
-  errors: FieldError[],
-): Binding[] {
-  if (!adapter) return [];
-  const type = dir === "input" ? adapter.input_type : adapter.output_type;
-  const params = dir === "input" ? adapter.input_parameters : adapter.output_parameters;
-  if (!(ADAPTER_TYPES as readonly string[]).includes(type ?? "")) {
-    errors.push({ path: join(at, `${dir}_type`), message: `unknown ${dir}_type "${type}"; known: ${ADAPTER_TYPES.join(", ")}` });
-    return [];
+type AdapterEntry = { input_type?: string; output_type?: string; input_parameters?: unknown; output_parameters?: unknown };
+
+/** A definition's adapter entries of one direction with their paths: the shorthand or the list, not both. */
+function adapterEntries(d: Definition, dir: Direction, at: string, errors: FieldError[]): { entry: AdapterEntry; at: string }[] {
+  const single = d[`${dir}_adapter`];
+  const list = d[`${dir}_adapters`];
+  if (single && list) errors.push({ path: join(at, `${dir}_adapters`), message: `give either ${dir}_adapter or ${dir}_adapters, not both` });
+  if (single) return [{ entry: single, at: join(at, `${dir}_adapter`) }];
+  return (list ?? []).map((entry, i) => ({ entry, at: join(at, `${dir}_adapters.${i}`) }));
+}
+
+/** Binds every entry of one direction; `complete` is false when one could not be bound. */
+function bindAll(d: Definition, dir: Direction, at: string, bind: AdapterBinder, errors: FieldError[]) {
+  const bound: { binding: Binding; at: string }[] = [];
+  const templates: { path: string; template: string }[] = [];
+  const entries = adapterEntries(d, dir, at, errors);
+  for (const { entry, at: entryAt } of entries) {
+    const type = dir === "input" ? entry.input_type : entry.output_type;
+    const r = bind(dir, type ?? "", dir === "input" ? entry.input_parameters : entry.output_parameters, entryAt);
+    errors.push(...r.errors);
+    templates.push(...(r.templates ?? []));
+    if (r.binding) bound.push({ binding: r.binding, at: entryAt });
   }
-  const bound = bindFileAdapter(dir, params, join(at, `${dir}_parameters`));
-  errors.push(...bound.errors);
-  return bound.binding ? [bound.binding] : [];
+  return { bound, templates, complete: bound.length === entries.length };
 }
 
 /**
@@ -152,7 +193,7 @@ function salvage(raw: Record<string, unknown>): { definition: Definition; comple
       out[key] = parsed.output;
       continue;
     }
-    if (key === "parameters" || key === "input_adapter" || key === "output_adapter") complete = false;
+    if (key === "parameters" || key.startsWith("input_adapter") || key.startsWith("output_adapter")) complete = false;
     if (key === "parameters" && isObject(raw.parameters)) {
       out.parameters = Object.fromEntries(Object.entries(raw.parameters).filter(([, spec]) => v.is(ParameterSchema, spec)));
     }
@@ -161,11 +202,13 @@ function salvage(raw: Record<string, unknown>): { definition: Definition; comple
 }
 
 /**
- * Validates a raw definition. Returns the canonical definition and its
- * resolved form, or every problem found (`errors` non-empty).
+ * Validates a raw definition, its adapters' parameters through `bind`.
+ * Returns the canonical definition and its resolved form, or every problem
+ * found (`errors` non-empty).
  */
 export function validateDefinition(
   raw: unknown,
+  bind: AdapterBinder,
   at = "definition",
 ): { definition?: Definition; resolved?: ResolvedDefinition; errors: FieldError[] } {
   if (!isObject(raw)) return { errors: [{ path: at, message: "definition must be an object" }] };
@@ -178,18 +221,18 @@ export function validateDefinition(
   const d = parsed.success ? parsed.output : salvaged!.definition;
   if (d.exec.includes("${")) errors.push({ path: join(at, "exec"), message: "exec must be a fixed path; templates are not allowed in it" });
 
-  const inputs = bindAdapter("input", d.input_adapter, join(at, "input_adapter"), errors);
-  const outputs = bindAdapter("output", d.output_adapter, join(at, "output_adapter"), errors);
+  const inputs = bindAll(d, "input", at, bind, errors);
+  const outputs = bindAll(d, "output", at, bind, errors);
   // An unknown variable is only reported when every name is known; else it would echo another error.
-  const namesKnown =
-    (salvaged?.complete ?? true) && (!d.input_adapter || inputs.length > 0) && (!d.output_adapter || outputs.length > 0);
+  const namesKnown = (salvaged?.complete ?? true) && inputs.complete && outputs.complete;
 
   const known = new Map<string, string>();
   for (const b of BUILTIN_VARIABLES) known.set(b, "a built-in variable");
-  for (const b of inputs) known.set(b.name, "an input");
-  for (const b of outputs) {
-    if (known.has(b.name)) errors.push({ path: join(at, "output_adapter"), message: `output "${b.name}" has the same name as ${known.get(b.name)}` });
-    known.set(b.name, "an output");
+  for (const [dir, what] of [[inputs, "an input"], [outputs, "an output"]] as const) {
+    for (const { binding: b, at: entryAt } of dir.bound) {
+      if (known.has(b.name)) errors.push({ path: entryAt, message: `${what.slice(what.indexOf(" ") + 1)} "${b.name}" has the same name as ${known.get(b.name)}` });
+      known.set(b.name, what);
+    }
   }
   for (const [name, spec] of Object.entries(d.parameters ?? {})) {
     const p = join(at, `parameters.${name}`);
@@ -214,15 +257,9 @@ export function validateDefinition(
   d.argv?.forEach((arg, i) => checkTemplate(arg, join(at, `argv.${i}`), known));
   if (d.cwd !== undefined) checkTemplate(d.cwd, join(at, "cwd"), known);
   for (const [k, val] of Object.entries(d.environment ?? {})) checkTemplate(val, join(at, `environment.${k}`), known);
-  // A file path may use parameters and built-ins, never another file's path.
+  // An adapter's path may use parameters and built-ins, never another input's or output's.
   const pathVars = new Map([...known].filter(([, what]) => what !== "an input" && what !== "an output"));
-  for (const [dir, bindings] of [["input", inputs], ["output", outputs]] as const) {
-    for (const b of bindings) {
-      if (b.mode !== "path") continue;
-      if (soleVariable(b.path) === b.name) continue;
-      checkTemplate(b.path, join(at, `${dir}_adapter.${dir}_parameters.file_path`), pathVars);
-    }
-  }
+  for (const t of [...inputs.templates, ...outputs.templates]) checkTemplate(t.template, t.path, pathVars);
 
   if (errors.length) return { errors };
   return {
@@ -236,8 +273,8 @@ export function validateDefinition(
       application: d.application,
       processType: d.process_type ?? "single",
       timeout: d.timeout ?? null,
-      inputs,
-      outputs,
+      inputs: inputs.bound.map((b) => b.binding),
+      outputs: outputs.bound.map((b) => b.binding),
       parameters: d.parameters ?? {},
       retries: { count: d.retries?.count ?? 0, backoff: d.retries?.backoff ?? 1, factor: d.retries?.factor ?? 2 },
       limits: resolveLimits(d.limits),
@@ -245,9 +282,12 @@ export function validateDefinition(
   };
 }
 
-/** Resolves a stored (already valid) definition; throws if it is not valid any more. */
-export function resolveDefinition(definition: Definition): ResolvedDefinition {
-  const r = validateDefinition(definition);
-  if (!r.resolved) throw new Error(`stored definition is invalid: ${r.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`);
+/**
+ * Resolves a stored definition; throws if it is not valid any more (its
+ * adapter's plugin is no longer loaded, say), with every problem.
+ */
+export function resolveDefinition(definition: Definition, bind: AdapterBinder): ResolvedDefinition {
+  const r = validateDefinition(definition, bind);
+  if (!r.resolved) throw new Error(`the definition is no longer valid: ${r.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`);
   return r.resolved;
 }

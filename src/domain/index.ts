@@ -9,3 +9,4 @@ export * from "./ids.ts";
 export * from "./clock.ts";
 export * from "./user.ts";
 export * from "./size.ts";
+export { issuesToFields, join as fieldPath } from "./issues.ts";

@@ -13,11 +13,12 @@ import { execPolicy, type ExecPolicy } from "./exec-policy.ts";
 import { killLeftovers } from "./process.ts";
 import { jobUser, type Identity, type RunAs } from "./run-as.ts";
 import { JobFiles } from "./workdir.ts";
+import type { PluginHost } from "./stages.ts";
 
 export { JobFiles, isInside, isPlainFile } from "./workdir.ts";
 export { checkExec, execPolicy, type ExecPolicy } from "./exec-policy.ts";
 export type { ContainmentKind } from "./containment.ts";
-export type { InputMeta, OutputMeta } from "./stages.ts";
+export type { InputMeta, OutputMeta, OutputTarget, PluginHost } from "./stages.ts";
 export { blockedAncestor, hostAccounts, jobUser, resolveRunAs, type Accounts, type Identity, type RunAs } from "./run-as.ts";
 
 export interface ExecutorOptions {
@@ -34,6 +35,8 @@ export interface ExecutorOptions {
   containment?: "auto" | "process-group";
   /** Whom jobs run as (--run-as); flue's own user when not given. */
   runAs?: RunAs;
+  /** The adapters and storages jobs' inputs and outputs go through. */
+  plugins: PluginHost;
 }
 
 interface Running {
@@ -152,12 +155,6 @@ export class Executor {
     for (const o of this.queue.claim(this.freeThreads.length, this.starting)) this.launch(o.job);
   }
 
-  private definitionFor(definitionId: number, version: number): ResolvedDefinition {
-    const def = this.store.definitions.resolved(definitionId, version);
-    if (!def) throw new Error(`definition ${definitionId} version ${version} no longer exists`);
-    return def;
-  }
-
   private launch(job: QueuedJob): void {
     const jobId = job.id;
     const thread = this.freeThreads.pop()!;
@@ -169,7 +166,7 @@ export class Executor {
     const run = async (): Promise<AttemptEnd> => {
       let def: ResolvedDefinition;
       try {
-        def = this.definitionFor(job.definitionId, job.definitionVersion);
+        def = this.store.definitions.resolve(job.definitionId, job.definitionVersion);
       } catch (e) {
         return { kind: "failed", reason: (e as Error).message, retryable: false };
       }
@@ -182,6 +179,7 @@ export class Executor {
           execPolicy: this.execPolicy,
           containment: this.containment!,
           user: this.userOf(thread),
+          plugins: this.opts.plugins,
           emit,
         },
         { ...job, attempts: attempt },

@@ -5,7 +5,7 @@
  *
  *   work/<id>-<n>/                          attempt n's private working directory
  *   logs/<id>-<n>.stdout|.stderr            its logs, made when the first byte arrives
- *   logs/<id>-<n>.stdin                     its stdin, when downloaded from a URI
+ *   logs/<id>-<n>.scratch/                  its plugins' scratch space (fetched inputs), removed after it
  *   jobs/<id>/inputs/<name>                 staged at submission (inline, upload)
  *   jobs/<id>/outputs/<name>                file outputs, kept after the job ends
  *
@@ -73,6 +73,10 @@ export class JobFiles {
   /** An attempt's log, or a downloaded stdin. */
   attemptFile(id: string, attempt: number, what: "stdout" | "stderr" | "stdin") {
     return join(this.root, attemptFileName(id, attempt, what));
+  }
+  /** An attempt's scratch dir: flue's alone, outside the workdir the process sees. */
+  scratchDir(id: string, attempt: number) {
+    return join(this.root, "logs", `${id}-${attempt}.scratch`);
   }
   outputsDir(id: string) {
     return join(this.jobDir(id), "outputs");
@@ -158,6 +162,7 @@ export class JobFiles {
     for (let n = 1; n <= attempts; n++) {
       rmSync(this.workDir(id, n), { recursive: true, force: true });
       for (const what of ["stdout", "stderr", "stdin"] as const) rmSync(this.attemptFile(id, n, what), { force: true });
+      rmSync(this.scratchDir(id, n), { recursive: true, force: true }); // left by a flue that died mid-attempt
     }
   }
 }

@@ -15,6 +15,7 @@ import { definitionRoutes } from "./api/process-definitions.ts";
 import { tokenRoutes } from "./api/tokens.ts";
 import { userRoutes } from "./api/users.ts";
 import { auditRoutes } from "./api/audit.ts";
+import { pluginRoutes } from "./api/plugins.ts";
 import { renderUiError, uiRoutes } from "./ui/index.ts";
 import { errorPage } from "../../views/sign-in.tsx";
 
@@ -67,6 +68,7 @@ export function createHttp(app: App): Hono<HonoEnv> {
       user: { list_endpoint: "/api/user/" },
       audit: { list_endpoint: "/api/audit/" },
       instance: { list_endpoint: "/api/instance/" },
+      plugins: { list_endpoint: "/api/plugins/" },
     }),
   );
   http.route("/api/process_definition", definitionRoutes(app));
@@ -76,6 +78,7 @@ export function createHttp(app: App): Hono<HonoEnv> {
   http.route("/api/user", userRoutes(app));
   http.route("/api/audit", auditRoutes(app));
   http.route("/api/instance", instanceRoutes(app));
+  http.route("/api/plugins", pluginRoutes(app));
   http.route("/", uiRoutes(app));
   return http;
 }

@@ -31,8 +31,9 @@ export function jobUri(id: string) {
 export function presentJob(row: JobRow, declared: Record<string, ParameterSpec> = {}) {
   const uri = jobUri(row.id);
   const outputs: Record<string, unknown> = {};
-  for (const [name, meta] of Object.entries(row.outputs as Record<string, { size: number; file_name: string }>)) {
-    outputs[name] = { size: meta.size, file_name: meta.file_name, resource_uri: `${uri}outputs/${name}` };
+  for (const [name, meta] of Object.entries(row.outputs as Record<string, { size?: number; file_name?: string; uri?: string }>)) {
+    // Before stage-out an output sent to a storage is only where it will go.
+    outputs[name] = meta.size === undefined ? { uri: meta.uri } : { size: meta.size, file_name: meta.file_name, ...(meta.uri ? { uri: meta.uri } : {}), resource_uri: `${uri}outputs/${name}` };
   }
   return {
     id: row.id,

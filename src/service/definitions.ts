@@ -1,12 +1,14 @@
 /** The process registry: create, read, update (a new version), delete. */
-import { AppError, invalid, notFound, validateDefinition, type Definition } from "../domain/index.ts";
+import { AppError, invalid, notFound, validateDefinition, type AdapterBinder, type Definition } from "../domain/index.ts";
 import type { DefinitionRow, Store } from "../store/index.ts";
 import { checkExec, type ExecPolicy } from "../executor/index.ts";
 import { requireAdmin, type Actor } from "./actor.ts";
 
 export class DefinitionService {
+  /** `bind` validates adapters' parameters against the loaded plugins. */
   constructor(
     private readonly store: Store,
+    private readonly bind: AdapterBinder,
     private readonly execPolicy: ExecPolicy = { allow: [], deny: [] },
   ) {}
 
@@ -28,7 +30,7 @@ export class DefinitionService {
     }
     const raw = (body as Record<string, unknown>).definition;
     if (raw === undefined) throw invalid("definition is required", [{ path: "definition", message: "is required" }]);
-    const result = validateDefinition(raw);
+    const result = validateDefinition(raw, this.bind);
     if (!result.definition) throw invalid("the definition is not valid", result.errors);
     const d = result.definition;
     const path = d.environment?.PATH?.includes("${") ? undefined : d.environment?.PATH;

@@ -1,7 +1,8 @@
 /**
  * Reading a job submission: which definition, which parameters, which
- * inputs (inline text, base64, an upload, or a URI). Collects every problem
- * with its path; touches nothing on disk.
+ * inputs (inline text, base64, an upload, or a URI a storage fetches), and
+ * which outputs go to a storage instead of staying with flue. Collects
+ * every problem with its path; touches nothing on disk.
  */
 import {
   AppError,
@@ -11,8 +12,13 @@ import {
   type ParameterValue,
   type ResolvedDefinition,
 } from "../domain/index.ts";
-import type { InputMeta } from "../executor/index.ts";
+import type { Direction } from "../adapters/api.ts";
+import type { PluginRegistry } from "../adapters/registry.ts";
+import type { InputMeta, OutputTarget } from "../executor/index.ts";
 import type { DefinitionRow } from "../store/index.ts";
+
+/** What a submission needs of the plugins: the storage of a URI's scheme, and the schemes there are. */
+export type Storages = Pick<PluginRegistry, "storage" | "schemes">;
 
 export type InputData = { bytes: Uint8Array } | { file: Blob } | { uri: string };
 
@@ -26,12 +32,14 @@ export interface Submission {
   resolved: ResolvedDefinition;
   parameters: Record<string, ParameterValue>;
   inputs: Record<string, InputGiven>;
+  /** Outputs the job sends to a storage; the others flue keeps. */
+  outputs: Record<string, OutputTarget>;
   state: "NEW" | "QUEUED";
 }
 
 const FILE_NAME = /^[^/\0]{1,255}$/;
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
-const SUBMISSION_FIELDS = new Set(["process_definition", "parameters", "inputs", "state"]);
+const SUBMISSION_FIELDS = new Set(["process_definition", "parameters", "inputs", "outputs", "state"]);
 
 function safeFileName(name: string | undefined): string | undefined {
   if (name === undefined) return undefined;
@@ -39,8 +47,59 @@ function safeFileName(name: string | undefined): string | undefined {
   return FILE_NAME.test(base) && base !== "." && base !== ".." ? base : undefined;
 }
 
+/**
+ * A URI a storage can fetch (an input) or put (an output): its scheme has a
+ * storage that can, and that storage's check finds nothing wrong.
+ */
+export function checkUri(uri: unknown, at: string, direction: Direction, storages: Storages, errors: FieldError[]): string | undefined {
+  let url: URL | undefined;
+  try {
+    url = typeof uri === "string" ? new URL(uri) : undefined;
+  } catch {}
+  if (!url) {
+    errors.push({ path: at, message: "must be a URI, such as https://example.org/data.csv" });
+    return undefined;
+  }
+  const scheme = url.protocol.slice(0, -1);
+  const storage = storages.storage(scheme);
+  if (!storage?.definition[direction === "input" ? "fetch" : "put"]) {
+    const known = storages.schemes(direction);
+    errors.push({ path: at, message: `no storage can ${direction === "input" ? "fetch from" : "put to"} ${scheme}: URIs; known schemes: ${known.join(", ") || "none"}` });
+    return undefined;
+  }
+  let problem: string | undefined;
+  try {
+    problem = storage.definition.check?.(url, direction, storage.settings);
+  } catch (e) {
+    problem = `the ${scheme} storage could not check this URI: ${(e as Error).message}`;
+  }
+  if (problem) errors.push({ path: at, message: problem });
+  return problem ? undefined : url.href;
+}
+
+/** The job's `outputs`: {name: {uri}} for each declared output that goes to a storage. */
+function readOutputTargets(given: unknown, at: string, resolved: ResolvedDefinition, storages: Storages, errors: FieldError[]): Record<string, OutputTarget> {
+  const targets: Record<string, OutputTarget> = {};
+  if (given === undefined) return targets;
+  if (!isObject(given)) {
+    errors.push({ path: at, message: 'must be an object keyed by output name: {"output_file": {"uri": "s3://bucket/key"}}' });
+    return targets;
+  }
+  const names = resolved.outputs.map((b) => b.name);
+  for (const [name, value] of Object.entries(given)) {
+    const p = `${at}.${name}`;
+    if (!names.includes(name)) errors.push({ path: p, message: names.length ? `unknown output; this definition makes: ${names.join(", ")}` : "this definition makes no outputs" });
+    else if (!isObject(value) || Object.keys(value).join() !== "uri") errors.push({ path: p, message: 'must be {"uri": "..."}' });
+    else {
+      const uri = checkUri(value.uri, `${p}.uri`, "output", storages, errors);
+      if (uri) targets[name] = { uri };
+    }
+  }
+  return targets;
+}
+
 /** One input as JSON gives it: {content} | {content_base64} | {uri}, with an optional file_name. */
-export function readInputJson(value: unknown, at: string, errors: FieldError[]): InputGiven | undefined {
+export function readInputJson(value: unknown, at: string, storages: Storages, errors: FieldError[]): InputGiven | undefined {
   if (!isObject(value)) {
     errors.push({ path: at, message: 'must be an object: {"content": "..."}, {"content_base64": "..."} or {"uri": "https://..."}' });
     return undefined;
@@ -79,16 +138,8 @@ export function readInputJson(value: unknown, at: string, errors: FieldError[]):
     const bytes = Buffer.from(text, "base64");
     return { meta: meta("inline", bytes.length), data: { bytes } };
   }
-  const uri = value.uri;
-  let url: URL | undefined;
-  try {
-    url = typeof uri === "string" ? new URL(uri) : undefined;
-  } catch {}
-  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
-    errors.push({ path: `${at}.uri`, message: "must be an http:// or https:// URI" });
-    return undefined;
-  }
-  return { meta: { ...meta("uri"), uri: url.href }, data: { uri: url.href } };
+  const uri = checkUri(value.uri, `${at}.uri`, "input", storages, errors);
+  return uri ? { meta: { ...meta("uri"), uri }, data: { uri } } : undefined;
 }
 
 /** An uploaded file for an input. */
@@ -105,6 +156,7 @@ export function readSubmission(
   body: unknown,
   at: string,
   lookup: (ref: string | number) => { definition: DefinitionRow; resolved: ResolvedDefinition } | undefined,
+  storages: Storages,
   errors: FieldError[],
   form?: { files: Map<string, File>; texts: Map<string, string> },
 ): Submission | undefined {
@@ -154,7 +206,7 @@ export function readSubmission(
       errors.push({ path: p(`inputs.${name}`), message: names.length ? `unknown input; this definition takes: ${names.join(", ")}` : "this definition takes no inputs" });
       continue;
     }
-    const input = readInputJson(value, p(`inputs.${name}`), errors);
+    const input = readInputJson(value, p(`inputs.${name}`), storages, errors);
     if (input) inputs[name] = input;
   }
   if (form) {
@@ -171,7 +223,8 @@ export function readSubmission(
   }
   // An input given but not valid has its error already; it is not missing too.
   if (state === "QUEUED") errors.push(...missingInputs(resolved, { ...(isObject(given) ? given : {}), ...inputs }, p("inputs")));
-  return { definition, resolved, parameters: params.values, inputs, state: state as "NEW" | "QUEUED" };
+  const outputs = readOutputTargets(body.outputs, p("outputs"), resolved, storages, errors);
+  return { definition, resolved, parameters: params.values, inputs, outputs, state: state as "NEW" | "QUEUED" };
 }
 
 /** A job may be queued only once every input it declares is given. */

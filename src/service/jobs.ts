@@ -19,24 +19,29 @@ import type { Executor, InputMeta } from "../executor/index.ts";
 import type { JobFilter, JobRow, Store } from "../store/index.ts";
 import { canSubmit, forbidden, maySeeJob, mayControlJob, seesAll, type Actor } from "./actor.ts";
 import { parseRef } from "./definitions.ts";
-import { missingInputs, readInputJson, readSubmission, throwIfAny, type InputGiven, type Submission } from "./job-input.ts";
-
+import { missingInputs, readInputJson, readSubmission, throwIfAny, type InputGiven, type Storages, type Submission } from "./job-input.ts";
 
 export class JobService {
   constructor(
     private readonly store: Store,
     private readonly executor: Executor,
     private readonly instanceId: string,
+    private readonly storages: Storages,
   ) {}
 
   private event(type: string, id: string, fields: Record<string, unknown> = {}): FlueEvent {
     return { type, id, executor: this.instanceId, timestamp: now(), ...fields };
   }
 
+  /** A definition by reference and its resolved form; one that no longer validates is a 409 saying why. */
   private lookup = (ref: string | number) => {
     const definition = this.store.definitions.find(parseRef(ref));
-    const resolved = definition && this.store.definitions.resolved(definition.id, definition.version);
-    return definition && resolved ? { definition, resolved } : undefined;
+    if (!definition) return undefined;
+    try {
+      return { definition, resolved: this.store.definitions.resolve(definition.id, definition.version) };
+    } catch (e) {
+      throw conflict(`${(e as Error).message}; register a new version of it`);
+    }
   };
 
   /**
@@ -53,7 +58,7 @@ export class JobService {
     const subs: Submission[] = [];
     bodies.forEach((b, i) => {
       try {
-        const s = readSubmission(b, many ? String(i) : "", this.lookup, errors, form);
+        const s = readSubmission(b, many ? String(i) : "", this.lookup, this.storages, errors, form);
         if (s) subs.push(s);
       } catch (e) {
         if (e instanceof AppError && many) throw new AppError(e.status, e.code, `job ${i}: ${e.message}`, [{ path: `${i}.process_definition`, message: e.message }]);
@@ -76,6 +81,7 @@ export class JobService {
           owner: actor.username,
           parameters: s.parameters,
           inputs,
+          ...(Object.keys(s.outputs).length ? { outputs: s.outputs } : {}),
           max_attempts: s.resolved.retries.count + 1,
         }),
       );
@@ -148,7 +154,7 @@ export class JobService {
         for (const [name, value] of Object.entries(b.inputs)) {
           if (!names.includes(name)) errors.push({ path: `inputs.${name}`, message: `unknown input; this definition takes: ${names.join(", ") || "none"}` });
           else {
-            const given = readInputJson(value, `inputs.${name}`, errors);
+            const given = readInputJson(value, `inputs.${name}`, this.storages, errors);
             if (given) inputs[name] = given;
           }
         }

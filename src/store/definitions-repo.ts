@@ -1,6 +1,6 @@
 /** Definitions and their versions. A PUT makes a new version; every version stays readable. */
 import { and, count, desc, eq, sql } from "drizzle-orm";
-import { resolveDefinition, type Definition, type ResolvedDefinition } from "../domain/index.ts";
+import { resolveDefinition, type AdapterBinder, type Definition, type ResolvedDefinition } from "../domain/index.ts";
 import type { Db } from "./db.ts";
 import { lazy } from "./lazy.ts";
 import { definitions, definitionVersions, type DefinitionRow } from "./schema.ts";
@@ -11,9 +11,13 @@ export class DefinitionsRepo {
   private readonly byId;
   private readonly byName;
   private readonly version;
-  private readonly resolvedCache = new Map<string, ResolvedDefinition>();
+  private readonly resolvedCache = new Map<string, ResolvedDefinition | Error>();
 
-  constructor(private readonly db: Db) {
+  /** `bind` checks adapters' parameters: a version whose adapter is gone no longer resolves. */
+  constructor(
+    private readonly db: Db,
+    private readonly bind: AdapterBinder,
+  ) {
     this.byId = lazy(() =>
       db.select().from(definitions).where(eq(definitions.id, sql.placeholder("id"))).prepare(),
     );
@@ -78,14 +82,31 @@ export class DefinitionsRepo {
     return this.db.delete(definitions).where(eq(definitions.id, id)).returning({ id: definitions.id }).all().length > 0;
   }
 
-  /** A version's resolved form. Versions never change, so each is resolved once. */
+  /** A version's resolved form, or undefined when it does not exist or no longer validates. */
   resolved(id: number, version: number): ResolvedDefinition | undefined {
+    const r = this.resolveOnce(id, version);
+    return r instanceof Error ? undefined : r;
+  }
+
+  /** A version's resolved form; throws an Error saying why there is none (gone, or no longer valid). */
+  resolve(id: number, version: number): ResolvedDefinition {
+    const r = this.resolveOnce(id, version) ?? new Error(`definition ${id} version ${version} no longer exists`);
+    if (r instanceof Error) throw r;
+    return r;
+  }
+
+  /** Versions never change and plugins load only at start, so each version is resolved once, failure too. */
+  private resolveOnce(id: number, version: number): ResolvedDefinition | Error | undefined {
     const key = `${id}@${version}`;
     let hit = this.resolvedCache.get(key);
     if (!hit) {
       const raw = this.getVersion(id, version);
       if (!raw) return undefined;
-      hit = resolveDefinition(raw);
+      try {
+        hit = resolveDefinition(raw, this.bind);
+      } catch (e) {
+        hit = new Error(`definition ${id} version ${version}: ${(e as Error).message}`);
+      }
       this.resolvedCache.set(key, hit);
     }
     return hit;

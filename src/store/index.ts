@@ -1,4 +1,5 @@
 import { eq } from "drizzle-orm";
+import { NO_ADAPTERS, type AdapterBinder } from "../domain/index.ts";
 import { openDatabase, type Db } from "./db.ts";
 import { AuditRepo } from "./audit-repo.ts";
 import { DefinitionsRepo } from "./definitions-repo.ts";
@@ -27,8 +28,12 @@ export class Store {
   readonly audit: AuditRepo;
   readonly sessions: SessionsRepo;
 
-  constructor(readonly db: Db) {
-    this.definitions = new DefinitionsRepo(db);
+  /** `bind` checks adapters' parameters (the plugin registry's); without it no adapter is known. */
+  constructor(
+    readonly db: Db,
+    bind: AdapterBinder = NO_ADAPTERS,
+  ) {
+    this.definitions = new DefinitionsRepo(db, bind);
     this.jobs = new JobsRepo(db);
     this.users = new UsersRepo(db);
     this.events = new EventLog(db.$client);
@@ -36,8 +41,8 @@ export class Store {
     this.sessions = new SessionsRepo(db);
   }
 
-  static open(path: string): Store {
-    return new Store(openDatabase(path));
+  static open(path: string, bind?: AdapterBinder): Store {
+    return new Store(openDatabase(path), bind);
   }
 
   getMeta(key: string): string | undefined {

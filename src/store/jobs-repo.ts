@@ -14,7 +14,7 @@ export interface JobFilter {
 }
 
 /** What starting a job needs of it. */
-export type QueuedJob = Pick<JobRow, "seq" | "id" | "attempts" | "maxAttempts" | "definitionId" | "definitionVersion" | "parameters" | "inputs">;
+export type QueuedJob = Pick<JobRow, "seq" | "id" | "attempts" | "maxAttempts" | "definitionId" | "definitionVersion" | "parameters" | "inputs" | "outputs">;
 
 interface QueuedRow {
   seq: number;
@@ -25,6 +25,7 @@ interface QueuedRow {
   definition_version: number;
   parameters: string;
   inputs: string;
+  outputs: string;
 }
 
 /** Jobs finished in one minute: `minute` is UNIX seconds / 60. */
@@ -80,7 +81,7 @@ export class JobsRepo {
     // Raw, and only what starting a job needs: this runs once or twice per job.
     this.queued = lazy(() =>
       db.$client.query<QueuedRow, [number, number]>(
-        `SELECT seq, id, attempts, max_attempts, definition_id, definition_version, parameters, inputs
+        `SELECT seq, id, attempts, max_attempts, definition_id, definition_version, parameters, inputs, outputs
          FROM jobs WHERE state = 'QUEUED' AND seq > ? ORDER BY seq LIMIT ?`,
       ),
     );
@@ -205,6 +206,8 @@ export class JobsRepo {
         definitionVersion: r.definition_version,
         parameters: JSON.parse(r.parameters),
         inputs: JSON.parse(r.inputs),
+        // Before its first stage-out: where the job asked outputs to go ({name: {uri}}).
+        outputs: r.outputs === "{}" ? {} : JSON.parse(r.outputs),
       }));
   }
 

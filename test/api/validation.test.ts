@@ -69,7 +69,7 @@ const CASES: Case[] = [
   ],
   ["both args and argv", "POST", DEF, { definition: { exec: "/x", args: ["a"], argv: ["b"] } }, 400, ["definition.args"]],
   ["an unknown template variable", "POST", DEF, { definition: { exec: "/x", argv: ["ok", "${nope}"] } }, 400, ["definition.argv.1"]],
-  ["an unknown adapter", "POST", DEF, { definition: { exec: "/x", input_adapter: { input_type: "tcp" } } }, 400, ["definition.input_adapter.input_type"]],
+  ["an unknown adapter", "POST", DEF, { definition: { exec: "/x", input_adapter: { input_type: "carrier_pigeon" } } }, 400, ["definition.input_adapter.input_type"]],
   ["a bad parameter pattern", "POST", DEF, { definition: { exec: "/x", parameters: { a: { pattern: "(" } } } }, 400, ["definition.parameters.a.pattern"]],
   ["a name of digits", "POST", DEF, { definition: { exec: "/x", name: "123" } }, 400, ["definition.name"]],
   ["a duplicate name", "POST", DEF, { definition: { exec: "/x", name: "tr" } }, 409, ["definition.name"]],

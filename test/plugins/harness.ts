@@ -44,6 +44,7 @@ export function adapterContext(name: string, opts: { allowDirs?: string[] } = {}
       }
       return full;
     },
+    render: (template) => template.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => ctx.vars[name] ?? ""),
     scratch: (fileName) => join(scratchDir, fileName),
     emit: (type, fields = {}) => void events.push({ type, fields }),
     message: (text, level = "info") => void messages.push({ text, level }),

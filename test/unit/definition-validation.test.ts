@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { validateDefinition } from "../../src/domain/definition.ts";
+import { validateDefinition } from "../helpers/file-binder.ts";
 
 const file = (dir: "input" | "output", params: Record<string, unknown>) => ({ [`${dir}_type`]: "file", [`${dir}_parameters`]: params });
 const KNOWN = "known: job_id, workdir, attempt";

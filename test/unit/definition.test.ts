@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { canonicalize, resolveDefinition, validateDefinition, type Definition } from "../../src/domain/definition.ts";
+import { canonicalize, type Definition } from "../../src/domain/definition.ts";
+import { resolveDefinition, validateDefinition } from "../helpers/file-binder.ts";
 import { respelled, validDefinition } from "./definition-arbitraries.ts";
 
 /** Raw objects that use the keys canonicalize rewrites, with junk around them. */
@@ -162,19 +163,17 @@ const SEED = {
 };
 
 describe("the seed's examples", () => {
+  // A binding is its name, its adapter type and the parameters as the adapter parsed them.
+  const stream = (name: string, stream_name: string) => ({ name, type: "file", params: { file_type: "stream", stream_name } });
+  const path = (name: string) => ({ name, type: "file", params: { file_path: `\${${name}}` } });
   const cases: [keyof typeof SEED, string[], unknown[], unknown[]][] = [
     ["list", [], [], []],
-    ["stdin", [], [{ name: "input_file", mode: "stream", stream: "STDIN" }], []],
-    ["inputArg", ["--quiet", "--input", "${input_file}"], [{ name: "input_file", mode: "path", path: "${input_file}" }], []],
-    ["stdout", [], [], [{ name: "output_file", mode: "stream", stream: "STDOUT" }]],
-    ["outputArg", ["--quiet", "${output_file}"], [], [{ name: "output_file", mode: "path", path: "${output_file}" }]],
-    ["tr", ["-d", "x"], [{ name: "input_file", mode: "stream", stream: "STDIN" }], [{ name: "output_file", mode: "stream", stream: "STDOUT" }]],
-    [
-      "ffmpeg",
-      ["-i", "${input_file}", "-q:a", "2", "${output_file}"],
-      [{ name: "input_file", mode: "path", path: "${input_file}" }],
-      [{ name: "output_file", mode: "path", path: "${output_file}" }],
-    ],
+    ["stdin", [], [stream("input_file", "STDIN")], []],
+    ["inputArg", ["--quiet", "--input", "${input_file}"], [path("input_file")], []],
+    ["stdout", [], [], [stream("output_file", "STDOUT")]],
+    ["outputArg", ["--quiet", "${output_file}"], [], [path("output_file")]],
+    ["tr", ["-d", "x"], [stream("input_file", "STDIN")], [stream("output_file", "STDOUT")]],
+    ["ffmpeg", ["-i", "${input_file}", "-q:a", "2", "${output_file}"], [path("input_file")], [path("output_file")]],
   ];
   test.each(cases)("%s validates and resolves its inputs and outputs", (key, argv, inputs, outputs) => {
     const r = validateDefinition(SEED[key]);
@@ -229,7 +228,7 @@ describe("resolveDefinition", () => {
     expect(r.processType).toBe("service");
     expect(r.timeout).toBe(5);
     expect(r.retries).toEqual({ count: 3, backoff: 1, factor: 3 });
-    expect(r.inputs).toEqual([{ name: "src", mode: "path", path: "${src}", fileName: "a.wav" }]);
+    expect(r.inputs).toEqual([{ name: "src", type: "file", params: { file_path: "${src}", file_name: "a.wav" } }]);
   });
 
   test("throws on a stored definition that is no longer valid, naming the problem", () => {

@@ -18,6 +18,7 @@ import { signInPage, errorPage, errorFragment } from "../../../views/sign-in.tsx
 import { jobPages } from "./jobs.tsx";
 import { definitionPages } from "./definitions.tsx";
 import { adminPages } from "./admin.ts";
+import { pluginPages } from "./plugins.tsx";
 
 export const SESSION_COOKIE = "flue_session";
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -153,6 +154,7 @@ export function uiRoutes(app: App): Hono<UiEnv> {
   ui.route("/", jobPages(app));
   ui.route("/", definitionPages(app));
   ui.route("/", adminPages(app));
+  ui.route("/", pluginPages(app));
   return ui;
 }
 

@@ -1,0 +1,17 @@
+/**
+ * The built-in plugins, registered before any of --plugins: each one file
+ * written only against flue/plugin, exactly as a user's plugin is. A module
+ * may export `conformance` (see ConformanceFixture) for the shared suite.
+ */
+import type { ConformanceFixture, PluginDefinition } from "flue/plugin";
+import * as file from "./file.ts";
+
+/** A built-in plugin module: its definition, and how the conformance suite exercises it. */
+export interface BuiltinModule {
+  default: PluginDefinition;
+  conformance?: ConformanceFixture;
+}
+
+export const BUILTINS: Record<string, BuiltinModule> = {
+  file,
+};
