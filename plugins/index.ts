@@ -5,6 +5,9 @@
  */
 import type { ConformanceFixture, PluginDefinition } from "flue/plugin";
 import * as file from "./file.ts";
+import * as fileStorage from "./file-storage.ts";
+import * as http from "./http.ts";
+import * as s3 from "./s3.ts";
 
 /** A built-in plugin module: its definition, and how the conformance suite exercises it. */
 export interface BuiltinModule {
@@ -14,4 +17,7 @@ export interface BuiltinModule {
 
 export const BUILTINS: Record<string, BuiltinModule> = {
   file,
+  http,
+  "file-storage": fileStorage,
+  s3,
 };

@@ -2,7 +2,8 @@
  * Inputs given as an http:// URI are downloaded at stage-in, from a real
  * HTTP server this test starts on loopback: on stdin and as a file path,
  * bytes unchanged, counted in stage-in.finished; a failed download fails
- * the attempt with a message saying why, and is retried by the policy.
+ * the attempt with a message saying why; a server's error is retried by the
+ * policy, a missing object is not (another attempt cannot find it).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { inProcess, TR_DEFINITION, type InProcess } from "../helpers/index.ts";
@@ -21,6 +22,7 @@ beforeAll(async () => {
       const path = new URL(req.url).pathname;
       if (path === "/text") return new Response("axbxcx");
       if (path === "/bytes.bin") return new Response(bytes);
+      if (path === "/busy") return new Response("try later", { status: 503 });
       return new Response("no such thing", { status: 404 });
     },
   });
@@ -68,19 +70,28 @@ test("a URI downloaded to a file path, bytes unchanged", async () => {
   expect(events.find((e: any) => e.type === "stage-in.finished").bytes).toBe(bytes.length);
 });
 
-test("a download that fails fails the attempt, says why, and is retried", async () => {
+test("a download the server fails is retried, and each attempt says why", async () => {
   const before = hits;
-  const job = await run("cp", `${server.url}missing`);
+  const job = await run("cp", `${server.url}busy`);
   expect(job.state).toBe("FAILED");
   expect(job.attempts).toBe(2);
   expect(hits - before).toBe(2);
   const texts = job.messages.map((m: any) => m.text).join("\n");
-  expect(texts).toContain(`stage-in failed: cannot download ${server.url}missing: HTTP 404`);
+  expect(texts).toContain(`stage-in failed: GET ${server.url}busy answered HTTP 503`);
   expect(job.messages.at(-1)).toMatchObject({ level: "error", text: expect.stringContaining("attempt 2 of 2 failed") });
+});
+
+test("a download that is not there fails at once: another attempt would not find it either", async () => {
+  const before = hits;
+  const job = await run("cp", `${server.url}missing`);
+  expect(job.state).toBe("FAILED");
+  expect(job.attempts).toBe(1);
+  expect(hits - before).toBe(1);
+  expect(job.messages.map((m: any) => m.text).join("\n")).toContain(`stage-in failed: GET ${server.url}missing answered HTTP 404`);
 });
 
 test("a server that is not there", async () => {
   const job = await run("tr", "http://127.0.0.1:1/nothing");
   expect(job.state).toBe("FAILED");
-  expect(job.messages.at(-1).text).toMatch(/^stage-in failed: cannot download http:\/\/127\.0\.0\.1:1\/nothing: /);
+  expect(job.messages.map((m: any) => m.text).join("\n")).toMatch(/stage-in failed: GET http:\/\/127\.0\.0\.1:1\/nothing failed: .*ECONNREFUSED/);
 });
