@@ -22,7 +22,7 @@
  *  "output_adapter": {"output_type": "nats", "output_parameters": {"subject": "sensors.counted", "file_path": "${out}"}}}
  * ```
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { PluginError, defineAdapter, type AdapterContext, type FieldProblem } from "flue/plugin";
 import { createReadStream, promises as fsp } from "node:fs";
 import * as v from "valibot";
@@ -49,6 +49,8 @@ const FLUSH_EVERY = 8 * 1024 * 1024;
 
 async function open(p: Params, ctx: AdapterContext): Promise<NatsConnection> {
   try {
+    // Loaded on first use: a flue that never talks to NATS does not carry its client in memory.
+    const { connect } = await import("@nats-io/transport-node");
     return await connect({ servers: p.servers, timeout: p.connect_timeout * 1000, name: `flue ${ctx.jobId}/${ctx.attempt} ${ctx.name}` });
   } catch (e) {
     throw new PluginError(`cannot connect to NATS at ${[p.servers].flat().join(", ")}: ${(e as Error).message}`);
