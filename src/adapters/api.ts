@@ -165,13 +165,15 @@ export interface ConformanceFixture {
    */
   copies?: { label: string; definition: Record<string, unknown> }[];
   /**
-   * For a storage: a URI prefix the suite may write objects under and read
-   * them back from, made by `setUp` (e.g. a temp dir for `file://`, a local
-   * server for `http://`); `place` puts an object there for a storage
-   * without `put`; `tearDown` removes it all.
+   * What the suite starts before flue and stops after it. For a storage: a
+   * URI prefix (`base`) the suite may write objects under and read them back
+   * from (e.g. a temp dir for `file://`, a local server for `http://`);
+   * `place` puts an object there for a storage without `put`. For an
+   * adapter: whatever its `copies` talk to (a message broker). `tearDown`
+   * removes it all.
    */
   setUp?(): Promise<{
-    base: string;
+    base?: string;
     place?(key: string, bytes: Uint8Array): Promise<void>;
     /** Settings the storage needs for this, as its FLUE_<SCHEME>_<KEY> environment variables. */
     env?: Record<string, string>;

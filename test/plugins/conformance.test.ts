@@ -25,7 +25,7 @@ const places = new Map<string, Awaited<ReturnType<Fixture>>>();
 const settings: string[] = [];
 beforeAll(async () => {
   for (const [name, module] of Object.entries(BUILTINS)) {
-    const setUp = module.default.kind === "storage" ? fixtureOf(name, module)?.setUp : undefined;
+    const setUp = fixtureOf(name, module)?.setUp;
     if (!setUp) continue;
     const at = await setUp();
     places.set(name, at);
@@ -127,6 +127,7 @@ for (const [name, module] of Object.entries(BUILTINS)) {
     let cat: number;
     beforeAll(async () => {
       at = places.get(name)!;
+      if (!at.base) throw new Error(`the ${name} fixture's setUp gives no base URI`);
       cat = await define(CAT);
     });
     const place = async (key: string, bytes: Uint8Array) => {

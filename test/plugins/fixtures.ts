@@ -32,6 +32,22 @@ const ECHO = [
 ].join("\n");
 
 const tcpPort = freePort();
+const natsPort = freePort();
+
+/** A nats-server on `port`, ready for clients. */
+async function startNats(port: number): Promise<{ tearDown(): Promise<void> }> {
+  const server = Bun.spawn(["nats-server", "-a", "127.0.0.1", "-p", String(port)], { stdout: "ignore", stderr: "pipe" });
+  for (let i = 0; i < 200; i++) {
+    const up = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then(
+      (s) => (s.end(), true),
+      () => false,
+    );
+    if (up) return { tearDown: async () => void (server.kill(), await server.exited) };
+    await Bun.sleep(25);
+  }
+  server.kill();
+  throw new Error(`nats-server did not start: ${await new Response(server.stderr).text()}`);
+}
 
 export const FIXTURES: Record<string, ConformanceFixture> = {
   pipe: {
@@ -69,6 +85,22 @@ export const FIXTURES: Record<string, ConformanceFixture> = {
           argv: ["-c", 'cat "$0" >> "$1"', "${in}", "${out}"],
           input_adapters: [{ input_type: "file", input_parameters: { file_path: "${in}" } }],
           output_adapters: [{ output_type: "append", output_parameters: { file_path: "${out}" } }],
+        },
+      },
+    ],
+  },
+  nats: {
+    // The output direction: the process's stdout published to a subject. (The input direction takes
+    // messages, not a file the suite uploads; its own tests publish them: test/plugins/adapters.test.ts.)
+    setUp: () => startNats(natsPort),
+    copies: [
+      {
+        label: "file in, published out (cat)",
+        definition: {
+          exec: "/bin/sh",
+          argv: ["-c", 'cat "$0" > "$1"', "${in}", "${out}"],
+          input_adapters: [{ input_type: "file", input_parameters: { file_path: "${in}" } }],
+          output_adapters: [{ output_type: "nats", output_parameters: { file_path: "${out}", subject: "conformance.out", split: "none", servers: `nats://127.0.0.1:${natsPort}` } }],
         },
       },
     ],
