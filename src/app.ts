@@ -6,7 +6,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { Auth, type AuthOptions } from "./auth/index.ts";
-import type { Config } from "./config.ts";
+import { storageEnv, type Config } from "./config.ts";
 import { newId } from "./domain/index.ts";
 import { blockedAncestor, Executor, jobUser } from "./executor/index.ts";
 import { LocalQueue } from "./queue/index.ts";
@@ -75,7 +75,7 @@ export class App {
   ) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     checkReachable(config);
-    this.plugins = options.plugins ?? builtinRegistry(process.env);
+    this.plugins = options.plugins ?? builtinRegistry(storageEnv(config, process.env));
     this.unlock = lockDataDir(config.dataDir);
     try {
       this.store = openPrivateStore(join(config.dataDir, "flue.db"), this.plugins);

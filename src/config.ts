@@ -162,3 +162,12 @@ export function flagHelp(): string {
     .map(([flag, s]) => `  --${flag.padEnd(16)} ${s.help} (${envName(flag)}, default ${s.default || "none"})`)
     .join("\n");
 }
+
+/**
+ * The environment storages read their settings from (FLUE_<SCHEME>_<KEY>),
+ * with what the flags imply: the file:// storage may use the --allow-dir
+ * directories unless FLUE_FILE_ALLOW says otherwise.
+ */
+export function storageEnv(config: Config, env: Record<string, string | undefined>): Record<string, string | undefined> {
+  return env.FLUE_FILE_ALLOW || config.allowDirs.length === 0 ? env : { ...env, FLUE_FILE_ALLOW: config.allowDirs.join(",") };
+}

@@ -6,7 +6,7 @@
 import { App } from "./app.ts";
 import { runCli } from "./cli/index.ts";
 import { existsSync } from "node:fs";
-import { ConfigError, flagHelp, loadConfig, type Config } from "./config.ts";
+import { ConfigError, flagHelp, loadConfig, storageEnv, type Config } from "./config.ts";
 import { createHttp } from "./http/index.ts";
 import { startCertProxy, type CertProxy } from "./http/cert-proxy.ts";
 import { DataDirLockedError, SchemaTooNewError } from "./store/index.ts";
@@ -64,7 +64,7 @@ async function serve(args: string[]): Promise<void> {
     throw e;
   }
   // Before anything else: a plugin that cannot load stops flue before it opens the data dir.
-  const plugins = await loadPlugins(config.pluginsDir, process.env).catch((e) => fail(e instanceof PluginLoadError ? e.message : `cannot load plugins: ${(e as Error).message}`, 1));
+  const plugins = await loadPlugins(config.pluginsDir, storageEnv(config, process.env)).catch((e) => fail(e instanceof PluginLoadError ? e.message : `cannot load plugins: ${(e as Error).message}`, 1));
   let app: App;
   try {
     app = new App(config, { plugins });

@@ -14,12 +14,11 @@ import { inProcess, tempDir, type InProcess } from "../helpers/index.ts";
 const share = tempDir("flue-share-");
 let f: InProcess;
 beforeAll(async () => {
-  process.env.FLUE_FILE_ALLOW = share.path;
+  // --allow-dir alone: the file:// storage may use it too (FLUE_FILE_ALLOW unset).
   f = await inProcess({ allowDirs: [share.path] });
 });
 afterAll(async () => {
   await f.close();
-  delete process.env.FLUE_FILE_ALLOW;
   share.remove();
 });
 
