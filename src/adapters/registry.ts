@@ -93,8 +93,9 @@ export class PluginRegistry {
       const taken = this.storages.get(scheme);
       if (taken) throw new PluginLoadError(`storage scheme "${scheme}" is registered already (by ${taken.source})`);
     }
-    const settings = this.settingsOf(s);
-    for (const scheme of s.schemes) this.storages.set(scheme, { definition: s, source, settings });
+    // One entry for all of its schemes: listed once, and its settings read once.
+    const entry = { definition: s, source, settings: this.settingsOf(s) };
+    for (const scheme of s.schemes) this.storages.set(scheme, entry);
   }
 
   /** A storage's settings from FLUE_<SCHEME>_<KEY> variables of each of its schemes, parsed with its schema. */

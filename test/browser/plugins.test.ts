@@ -37,6 +37,9 @@ test("the page lists every plugin the API lists, with its source and parameters"
   const api = ((await (await flue.fetch("/api/plugins/")).json()) as { objects: { type?: string; schemes?: string[] }[] }).objects;
   const rows = page.locator("table.plugins tbody tr");
   expect(await rows.count()).toBe(api.length);
+  // A storage of two schemes is one plugin, listed once.
+  expect(api.filter((p) => p.schemes?.includes("https"))).toHaveLength(1);
+  expect(await rows.filter({ hasText: "https://" }).count()).toBe(1);
   const shout = rows.filter({ hasText: "shout" });
   expect(await shout.textContent()).toContain("0.3.0");
   expect(await shout.textContent()).toContain(join(dir.path, "shout.ts"));
