@@ -6,6 +6,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { Auth, type AuthOptions } from "./auth/index.ts";
+import { FLEET_PROTOCOL, type Fleet, type InstanceRecord } from "./cluster/record.ts";
 import { storageEnv, type Config } from "./config.ts";
 import { newId } from "./domain/index.ts";
 import { blockedAncestor, Executor, jobUser } from "./executor/index.ts";
@@ -67,6 +68,8 @@ export class App {
   readonly users: UserService;
   readonly instance: InstanceInfo;
   readonly plugins: PluginRegistry;
+  /** The fleet this instance joined (main.ts, with --nats); none: flue is alone. */
+  fleet?: Fleet;
   private readonly unlock: () => void;
 
   constructor(
@@ -89,7 +92,7 @@ export class App {
       id = newId();
       this.store.setMeta("instance_id", id);
     }
-    this.instance = { id, host: hostname(), version: VERSION, labels: [], startedAt: Date.now() / 1000 };
+    this.instance = { id, host: hostname(), version: VERSION, labels: config.labels, startedAt: Date.now() / 1000 };
     this.auth = new Auth(this.store, options.auth);
     this.executor = new Executor(this.store, new LocalQueue(this.store.jobs, this.store.events), {
       instanceId: id,
@@ -109,12 +112,36 @@ export class App {
     this.users = new UserService(this.store, (password) => this.auth.hashPassword(password));
   }
 
+  /** This instance as the fleet sees it, right now: what presence puts every heartbeat. */
+  selfRecord(): Omit<InstanceRecord, "heartbeat_at" | "state"> {
+    const i = this.instance;
+    return {
+      id: i.id,
+      host: i.host,
+      version: i.version,
+      labels: i.labels,
+      slots: this.executor.slots,
+      slots_in_use: this.executor.busy,
+      started_at: i.startedAt,
+      protocol: FLEET_PROTOCOL,
+      containment: this.executor.containmentKind,
+      run_as: this.executor.runAs,
+    };
+  }
+
+  /** Every instance of the fleet, this one first; alone, just this one. */
+  members(): InstanceRecord[] {
+    return this.fleet?.members() ?? [{ ...this.selfRecord(), heartbeat_at: Date.now() / 1000, state: "ACTIVE" }];
+  }
+
   start(): void {
     this.executor.start();
   }
 
+  /** Lets running jobs settle, then tells the fleet this instance STOPPED, then closes. */
   async stop(graceMs: number): Promise<void> {
     await this.executor.shutdown(graceMs);
+    await this.fleet?.leave();
     this.close();
   }
 

@@ -2,6 +2,7 @@
  * Flags and environment → one validated Config. Every flag `--some-flag`
  * may also come from `FLUE_SOME_FLAG`; a flag wins over the environment.
  */
+import { accessSync, constants } from "node:fs";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { parseSizeText } from "./domain/index.ts";
@@ -32,6 +33,22 @@ export interface Config {
   adminPassword?: string;
   /** A directory of plugin files (--plugins) loaded at start, after the built-ins. */
   pluginsDir?: string;
+  /** What this instance provides: the `application` labels of the definitions it may run. */
+  labels: string[];
+  /** NATS servers of the fleet; none: flue is a single instance and never loads the NATS client. */
+  nats: string[];
+  natsUser?: string;
+  natsPassword?: string;
+  natsToken?: string;
+  /** A .creds file (JWT and nkey seed), or an nkey seed file. */
+  natsCreds?: string;
+  natsNkey?: string;
+  /** PEM CA file: talk TLS to NATS and trust servers it signed. */
+  natsTlsCa?: string;
+  /** How often this instance tells the fleet it is alive. */
+  heartbeatMs: number;
+  /** Silence after which peers call an instance LOST; 0: three heartbeats and a second. */
+  lostAfterMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -73,6 +90,40 @@ const optionalPath = (text: string) => (text.trim() === "" ? undefined : resolve
 /** A comma-separated list, as written. */
 const names = (text: string) => text.split(",").map((s) => s.trim()).filter(Boolean);
 const list = (text: string) => names(text).map((p) => resolve(p));
+const optionalText = (text: string) => (text === "" ? undefined : text);
+
+/** A label becomes a NATS subject token when jobs are queued by label: no dots, spaces or wildcards. */
+function labels(text: string, flag: string): string[] {
+  const bad = names(text).find((l) => !/^[A-Za-z0-9_+-]{1,64}$/.test(l));
+  if (bad !== undefined) throw new ConfigError(`${flag}: "${bad}" is not a label: 1 to 64 letters, digits, '_', '+', '-'`);
+  return [...new Set(names(text))];
+}
+
+/** nats://host:port, tls://host:port or host:port, comma-separated. */
+function natsUrls(text: string, flag: string): string[] {
+  for (const url of names(text)) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url.includes("://") ? url : `nats://${url}`);
+    } catch {}
+    if (!parsed || !["nats:", "tls:"].includes(parsed.protocol) || !parsed.hostname) {
+      throw new ConfigError(`${flag}: "${url}" is not a NATS server URL such as nats://127.0.0.1:4222`);
+    }
+  }
+  return names(text);
+}
+
+/** A file flue must read at start, checked now so a typo is a configuration error, not a failed connection. */
+function readableFile(text: string, flag: string): string | undefined {
+  const path = optionalPath(text);
+  if (path === undefined) return undefined;
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    throw new ConfigError(`${flag}: cannot read ${path}`);
+  }
+  return path;
+}
 
 export const FLAGS: Record<string, FlagSpec> = {
   host: { key: "host", help: "address to listen on", default: "127.0.0.1", parse: (t) => t },
@@ -121,7 +172,29 @@ export const FLAGS: Record<string, FlagSpec> = {
       return t;
     },
   },
+  labels: { key: "labels", help: "comma-separated application labels this instance provides, e.g. ffmpeg,R", default: "", parse: labels },
+  nats: { key: "nats", help: "comma-separated NATS server URLs; with them flue joins the fleet there", default: "", parse: natsUrls },
+  "nats-user": { key: "natsUser", help: "user name for NATS (with --nats-password)", default: "", parse: optionalText },
+  "nats-password": { key: "natsPassword", help: "password for NATS (with --nats-user)", default: "", parse: optionalText },
+  "nats-token": { key: "natsToken", help: "token for NATS", default: "", parse: optionalText },
+  "nats-creds": { key: "natsCreds", help: "NATS .creds file (user JWT and nkey seed)", default: "", parse: readableFile },
+  "nats-nkey": { key: "natsNkey", help: "file holding an nkey seed for NATS", default: "", parse: readableFile },
+  "nats-tls-ca": { key: "natsTlsCa", help: "PEM CA file: connect to NATS over TLS, trusting servers it signed", default: "", parse: readableFile },
+  heartbeat: { key: "heartbeatMs", help: "how often this instance tells the fleet it is alive", default: "2s", parse: parseDuration },
+  "lost-after": { key: "lostAfterMs", help: "silence after which an instance is LOST (none: 3 heartbeats + 1 s)", default: "", parse: (t, flag) => (t === "" ? 0 : parseDuration(t, flag)) },
 };
+
+/** The NATS flags make sense only together with --nats, and name one way to authenticate. */
+function checkFleet(config: Record<string, unknown>): void {
+  const natsFlags = Object.keys(FLAGS).filter((f) => f.startsWith("nats-") && config[FLAGS[f].key] !== undefined);
+  if (natsFlags.length && !(config.nats as string[]).length) throw new ConfigError(`--${natsFlags[0]} needs --nats: it says how to reach the fleet's NATS`);
+  if (!config.natsUser !== !config.natsPassword) throw new ConfigError("--nats-user and --nats-password go together: give both or neither");
+  const ways = [config.natsUser && "--nats-user", config.natsToken && "--nats-token", config.natsCreds && "--nats-creds", config.natsNkey && "--nats-nkey"].filter(Boolean);
+  if (ways.length > 1) throw new ConfigError(`${ways.join(" and ")}: give one way to authenticate to NATS`);
+  if ((config.heartbeatMs as number) < 100) throw new ConfigError(`--heartbeat must be at least 100ms`);
+  if (config.lostAfterMs === 0) config.lostAfterMs = 3 * (config.heartbeatMs as number) + 1000;
+  else if ((config.lostAfterMs as number) <= (config.heartbeatMs as number)) throw new ConfigError("--lost-after must be longer than --heartbeat: one late heartbeat must not lose an instance");
+}
 
 const envName = (flag: string) => `FLUE_${flag.toUpperCase().replace(/-/g, "_")}`;
 
@@ -148,6 +221,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
   if (!config.tlsCert !== !config.tlsKey) throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
   if (config.tlsClientCa && !config.tlsCert) throw new ConfigError("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked only over TLS");
   if (config.tlsClientUser !== "none" && !config.tlsClientCa) throw new ConfigError("--tls-client-user needs --tls-client-ca: only a certificate that CA signed may name a user");
+  checkFleet(config);
   const runAs = config.runAs as RunAs;
   if (runAs.count > 1 && runAs.count < (config.slots as number)) {
     throw new ConfigError(`--run-as ${runAs.label} holds ${runAs.count} uids, fewer than the ${config.slots} slots: every slot needs its own`);

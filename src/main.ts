@@ -55,6 +55,21 @@ function tlsOptions(config: Config): Bun.TLSOptions | undefined {
   return tls;
 }
 
+/**
+ * Joins the fleet before listening: a flue that cannot join (NATS away, a
+ * protocol it may not speak) exits 1 without ever answering as if alone.
+ * A single flue skips this entirely and never loads the NATS client.
+ */
+async function joinFleet(app: App): Promise<void> {
+  const cluster = await import("./cluster/index.ts");
+  try {
+    app.fleet = await cluster.joinFleet(app.config, () => app.selfRecord());
+  } catch (e) {
+    app.close();
+    fail(e instanceof cluster.FleetJoinError ? e.message : `cannot join the fleet: ${(e as Error).message}`, 1);
+  }
+}
+
 async function serve(args: string[]): Promise<void> {
   let config;
   try {
@@ -79,8 +94,7 @@ async function serve(args: string[]): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) {
       console.log(`flue: ${signal} again, stopping running jobs now`);
-      await app.executor.shutdown(0);
-      app.close();
+      await app.stop(0);
       process.exit(130);
     }
     stopping = true;
@@ -101,6 +115,7 @@ async function serve(args: string[]): Promise<void> {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  if (config.nats.length) await joinFleet(app);
 
   // With --tls-client-user, the public port is a proxy that knows each connection's certificate.
   const byCertificate = config.tlsClientUser !== "none";
@@ -144,6 +159,8 @@ async function serve(args: string[]): Promise<void> {
     `  instance: ${app.instance.id}, ${config.slots} slots`,
     `  containment: ${app.executor.containmentKind}${app.executor.containmentReason ? ` (${app.executor.containmentReason})` : ""}`,
   ];
+  if (config.labels.length) lines.push(`  labels: ${config.labels.join(", ")}`);
+  if (app.fleet) lines.push(`  fleet: joined on ${app.fleet.description}`);
   if (admin) {
     lines.push(
       admin.generatedPassword

@@ -1,7 +1,11 @@
-/** The instances of flue: alone, this one; in a fleet, one row each. Refreshed every few seconds. */
+/**
+ * The instances of flue: alone, this one; in a fleet, one row each with its
+ * state (LOST in the failure colour) and last heartbeat. Refreshed every few seconds.
+ */
+import type { InstanceState } from "../src/cluster/record.ts";
 import type { PageContext } from "./layout.tsx";
 import { page } from "./layout.tsx";
-import { duration, When } from "./components.tsx";
+import { duration, StateBadge, When } from "./components.tsx";
 
 export interface InstanceView {
   id: string;
@@ -14,6 +18,9 @@ export interface InstanceView {
   containmentReason?: string;
   runAs: string;
   startedAt: number;
+  /** In a fleet: when it last said it is alive. */
+  heartbeatAt?: number;
+  state: InstanceState;
   /** Shown to admins only. */
   dataDir?: string;
   self: boolean;
@@ -30,6 +37,7 @@ function Slots({ busy, slots }: { busy: number; slots: number }) {
 /** The refreshed part: the fleet table and this instance's facts. */
 export function InstancesBody({ rows, now }: { rows: InstanceView[]; now: number }) {
   const self = rows.find((r) => r.self);
+  const inFleet = rows.some((r) => r.heartbeatAt !== undefined);
   return (
     <>
       <table class="instances">
@@ -42,12 +50,13 @@ export function InstancesBody({ rows, now }: { rows: InstanceView[]; now: number
             <th scope="col">Slots in use</th>
             <th scope="col">Uptime</th>
             <th scope="col">Containment</th>
+            {inFleet && <th scope="col">Last heartbeat</th>}
             <th scope="col">State</th>
           </tr>
         </thead>
         <tbody>
           {rows.map((r) => (
-            <tr>
+            <tr data-state={r.state}>
               <td>
                 <code>{r.id}</code> {r.self && <span class="badge muted">this one</span>}
               </td>
@@ -62,8 +71,13 @@ export function InstancesBody({ rows, now }: { rows: InstanceView[]; now: number
                 {r.containment}
                 {r.containmentReason && <div class="muted small">{r.containmentReason}</div>}
               </td>
+              {inFleet && (
+                <td>
+                  <When at={r.heartbeatAt} />
+                </td>
+              )}
               <td>
-                <span class="badge state-FINISHED">ACTIVE</span>
+                <StateBadge state={r.state} />
               </td>
             </tr>
           ))}

@@ -35,6 +35,10 @@ describe("loadConfig", () => {
       runAs: process.geteuid!() === 0 ? { uid: 65534, gid: 65534, count: 1, label: "nobody (65534:65534)" } : expect.any(Object),
       adminUser: undefined,
       adminPassword: undefined,
+      labels: [],
+      nats: [],
+      heartbeatMs: 2000,
+      lostAfterMs: 7000,
     });
   });
 
@@ -95,9 +99,24 @@ describe("loadConfig", () => {
     [[], { FLUE_SHUTDOWN_GRACE: "1d" }, "FLUE_SHUTDOWN_GRACE must be a duration"],
     [["--max-output=lots"], {}, '--max-output must be a size such as 512MiB or 1GB, not "lots"'],
     [[], { FLUE_MAX_BODY: "1TB" }, "FLUE_MAX_BODY must be a size"],
+    [["--nats", "http://x:4222"], {}, '--nats: "http://x:4222" is not a NATS server URL'],
+    [["--nats-user", "u", "--nats-password", "p"], {}, "--nats-user needs --nats"],
+    [["--nats", "nats://x", "--nats-user", "u"], {}, "--nats-user and --nats-password go together"],
+    [["--nats", "nats://x", "--nats-token", "t", "--nats-user", "u", "--nats-password", "p"], {}, "--nats-user and --nats-token: give one way"],
+    [["--nats", "nats://x", "--nats-creds", "/nonexistent/x.creds"], {}, "--nats-creds: cannot read /nonexistent/x.creds"],
+    [["--nats", "nats://x"], { FLUE_NATS_NKEY: "/nonexistent/seed" }, "FLUE_NATS_NKEY: cannot read"],
+    [["--nats", "nats://x", "--nats-tls-ca", "/nonexistent/ca.pem"], {}, "--nats-tls-ca: cannot read"],
+    [["--labels", "ffmpeg,a.b"], {}, '--labels: "a.b" is not a label'],
+    [["--nats", "nats://x", "--heartbeat", "2s", "--lost-after", "1s"], {}, "--lost-after must be longer than --heartbeat"],
   ];
   test.each(errors)("%j with %j: %s", (args, env, message) => {
     expect(configError(() => loadConfig(args, env))).toStartWith(message);
+  });
+
+  test("the fleet: URLs and labels as lists, the lost bound three heartbeats and a second unless given", () => {
+    const c = loadConfig(["--nats", "nats://a:4222, b:4223", "--labels", "ffmpeg,R,ffmpeg", "--heartbeat", "500ms"], { FLUE_NATS_TOKEN: "t" });
+    expect([c.nats, c.labels, c.natsToken, c.heartbeatMs, c.lostAfterMs]).toEqual([["nats://a:4222", "b:4223"], ["ffmpeg", "R"], "t", 500, 2500]);
+    expect(loadConfig(["--nats", "nats://a", "--lost-after", "10s"], {}).lostAfterMs).toBe(10_000);
   });
 
   test("a bad value in the environment is blamed on the flag when a flag overrides it", () => {

@@ -1,33 +1,39 @@
-/** /api/instance/ — the instances of flue; alone, just this one. */
+/** /api/instance/ — the instances of flue: in a fleet every one, this one first; alone, just this one. */
 import { Hono } from "hono";
+import type { InstanceRecord } from "../../cluster/record.ts";
 import type { App, HonoEnv } from "../env.ts";
 import { envelope, iso } from "../present.ts";
 
-export function presentInstance(app: App) {
-  const i = app.instance;
+/** An instance as the API shows it; in a fleet also its last heartbeat and protocol. */
+export function presentInstance(r: InstanceRecord, inFleet: boolean) {
   return {
-    id: i.id,
-    resource_uri: `/api/instance/${i.id}/`,
-    host: i.host,
-    version: i.version,
-    labels: i.labels,
-    slots: app.executor.slots,
-    slots_in_use: app.executor.busy,
-    containment: app.executor.containmentKind,
-    run_as: app.executor.runAs,
-    started_at: iso(i.startedAt),
-    uptime: Math.round(Date.now() / 1000 - i.startedAt),
-    state: "ACTIVE",
+    id: r.id,
+    resource_uri: `/api/instance/${r.id}/`,
+    host: r.host,
+    version: r.version,
+    labels: r.labels,
+    slots: r.slots,
+    slots_in_use: r.slots_in_use,
+    containment: r.containment,
+    run_as: r.run_as,
+    started_at: iso(r.started_at),
+    uptime: Math.round(Date.now() / 1000 - r.started_at),
+    state: r.state,
+    ...(inFleet ? { last_heartbeat: iso(r.heartbeat_at), protocol: r.protocol } : {}),
   };
 }
 
 export function instanceRoutes(app: App) {
   const r = new Hono<HonoEnv>({ strict: false });
-  r.get("/", (c) => c.json(envelope(new URL(c.req.url), 1, 0, 1, [presentInstance(app)])));
-  r.get("/:id", (c) =>
-    c.req.param("id") === app.instance.id
-      ? c.json(presentInstance(app))
-      : c.json({ error: { code: "not_found", message: `instance ${c.req.param("id")} not found` } }, 404),
-  );
+  r.get("/", (c) => {
+    const all = app.members().map((m) => presentInstance(m, app.fleet !== undefined));
+    return c.json(envelope(new URL(c.req.url), all.length, 0, all.length, all));
+  });
+  r.get("/:id", (c) => {
+    const found = app.members().find((m) => m.id === c.req.param("id"));
+    return found
+      ? c.json(presentInstance(found, app.fleet !== undefined))
+      : c.json({ error: { code: "not_found", message: `instance ${c.req.param("id")} not found` } }, 404);
+  });
   return r;
 }

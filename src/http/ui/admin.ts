@@ -46,24 +46,27 @@ const form = async (c: Context<UiEnv>) => {
   return (k: string) => (typeof body[k] === "string" ? (body[k] as string) : undefined);
 };
 
+/** The fleet's members for the page; this instance's own row adds what only it knows. */
 function instanceViews(app: App, actor: Actor): InstanceView[] {
-  const i = app.instance;
-  return [
-    {
-      id: i.id,
-      host: i.host,
-      version: i.version,
-      labels: i.labels,
-      slots: app.executor.slots,
-      busy: app.executor.busy,
-      containment: app.executor.containmentKind,
-      containmentReason: app.executor.containmentReason,
-      runAs: app.executor.runAs,
-      startedAt: i.startedAt,
-      dataDir: isAdmin(actor) ? app.config.dataDir : undefined,
-      self: true,
-    },
-  ];
+  return app.members().map((m) => {
+    const self = m.id === app.instance.id;
+    return {
+      id: m.id,
+      host: m.host,
+      version: m.version,
+      labels: m.labels,
+      slots: m.slots,
+      busy: m.slots_in_use,
+      containment: m.containment,
+      containmentReason: self ? app.executor.containmentReason : undefined,
+      runAs: m.run_as,
+      startedAt: m.started_at,
+      heartbeatAt: app.fleet ? m.heartbeat_at : undefined,
+      state: m.state,
+      dataDir: self && isAdmin(actor) ? app.config.dataDir : undefined,
+      self,
+    };
+  });
 }
 
 function eventRoutes(app: App, ui: Hono<UiEnv>) {

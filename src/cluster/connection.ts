@@ -1,0 +1,55 @@
+/**
+ * The fleet's NATS connection. At start it must succeed — a flue given
+ * --nats never runs half alone — and afterwards it reconnects forever,
+ * saying once when it lost NATS and once when it is back.
+ */
+import { readFileSync } from "node:fs";
+import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
+import type { Config } from "../config.ts";
+import { FleetJoinError } from "./record.ts";
+
+/** The gap between reconnect attempts: short, so a restarted NATS finds its instances back within a second or two. */
+const RECONNECT_WAIT_MS = 500;
+
+/** The client's options from the flags: servers, one way to authenticate, TLS, reconnect forever. */
+function options(config: Config, name: string): NodeConnectionOptions {
+  const opts: NodeConnectionOptions = {
+    servers: config.nats,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: RECONNECT_WAIT_MS,
+    timeout: 5000,
+  };
+  if (config.natsUser) Object.assign(opts, { user: config.natsUser, pass: config.natsPassword });
+  if (config.natsToken) opts.token = config.natsToken;
+  if (config.natsCreds) opts.authenticator = credsAuthenticator(readFileSync(config.natsCreds));
+  if (config.natsNkey) opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(readFileSync(config.natsNkey, "utf8").trim()));
+  if (config.natsTlsCa) opts.tls = { caFile: config.natsTlsCa };
+  return opts;
+}
+
+/** Says each change of the connection once: a burst of failed reconnect attempts is one "lost" line. */
+async function logStatus(nc: NatsConnection): Promise<void> {
+  let connected = true;
+  for await (const s of nc.status()) {
+    if (s.type === "disconnect" && connected) {
+      connected = false;
+      console.log(`flue: lost NATS at ${s.server}; jobs go on here, reconnecting`);
+    } else if (s.type === "reconnect" && !connected) {
+      connected = true;
+      console.log(`flue: reconnected to NATS at ${s.server}`);
+    }
+  }
+}
+
+/** Connects with the flags' credentials, or throws a FleetJoinError naming the servers and what went wrong. */
+export async function connectNats(config: Config, name: string): Promise<NatsConnection> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect(options(config, name));
+  } catch (e) {
+    throw new FleetJoinError(`cannot connect to NATS at ${config.nats.join(", ")}: ${(e as Error).message}`);
+  }
+  void logStatus(nc);
+  return nc;
+}
