@@ -128,7 +128,7 @@ async function serve(args: string[]): Promise<void> {
       // The server goes in as the env so requests know their remote address (audit, throttling).
       fetch: byCertificate
         ? (req, inner) => {
-            const peer = proxy?.peer(inner.requestIP(req)?.port ?? -1);
+            const peer = proxy?.peer(inner.requestIP(req));
             if (!peer) return new Response("connect through flue's TLS port\n", { status: 421 });
             return http.fetch(req, { server: { requestIP: () => ({ address: peer.address }) }, certificateUser: () => peer.cn });
           }

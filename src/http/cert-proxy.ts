@@ -23,8 +23,12 @@ export interface Peer {
 export interface CertProxy {
   port: number;
   hostname: string;
-  /** The peer of a connection by the port it reached the HTTP server from, or undefined when the proxy did not make it. */
-  peer(fromPort: number): Peer | undefined;
+  /**
+   * The peer of a connection by the address and port it reached the HTTP
+   * server from, or undefined when the proxy did not make it (the proxy
+   * dials from 127.0.0.1 only).
+   */
+  peer(from: { address: string; port: number } | null | undefined): Peer | undefined;
   /** Stops taking connections; `force` also cuts the open ones. */
   stop(force: boolean): void;
 }
@@ -50,25 +54,28 @@ export function startCertProxy(opts: CertProxyOptions): Promise<CertProxy> {
       const cn = client.getPeerCertificate()?.subject?.CN;
       const peer: Peer = { cn: typeof cn === "string" ? cn : null, address: client.remoteAddress ?? "unknown" };
       client.pause();
+      // Saved when connected: a destroyed socket no longer knows its port, and an entry left
+      // behind would let any local process that dials from that port act as this user.
+      let port: number | undefined;
       const inner = net.connect(opts.innerPort, "127.0.0.1", () => {
         // Known before the first byte is forwarded: the HTTP server asks as soon as a request arrives.
-        peers.set(inner.localPort!, peer);
+        port = inner.localPort!;
+        peers.set(port, peer);
         client.pipe(inner);
         inner.pipe(client);
         client.resume();
       });
-      const localPort = () => inner.localPort;
       sockets.add(client).add(inner);
       const close = () => {
-        const p = localPort();
-        if (p !== undefined && peers.get(p) === peer) peers.delete(p);
+        if (port !== undefined && peers.get(port) === peer) peers.delete(port);
         client.destroy();
         inner.destroy();
         sockets.delete(client);
         sockets.delete(inner);
       };
-      client.on("error", close).on("close", close);
-      inner.on("error", close).on("close", close);
+      // Forgotten as soon as either side starts to close, not only once both are gone.
+      client.on("error", close).on("end", close).on("close", close);
+      inner.on("error", close).on("end", close).on("close", close);
     },
   );
   // A failed handshake is the client's problem, not flue's: nothing to log.
@@ -80,7 +87,7 @@ export function startCertProxy(opts: CertProxyOptions): Promise<CertProxy> {
       resolve({
         port: address.port,
         hostname: address.address,
-        peer: (fromPort) => peers.get(fromPort),
+        peer: (from) => (from && from.address === "127.0.0.1" ? peers.get(from.port) : undefined),
         stop: (force) => {
           if (server.listening) server.close();
           if (force) for (const s of sockets) s.destroy();

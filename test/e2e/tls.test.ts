@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { basic, BINARY, startBinary, tempDir } from "../helpers/index.ts";
+import { basic, BINARY, eventually, startBinary, tempDir } from "../helpers/index.ts";
 
 const dir = tempDir("flue-tls-");
 const file = (name: string) => join(dir.path, name);
@@ -98,9 +98,13 @@ describe("--tls-client-user cn", () => {
       expect(stranger.status).toBe(401);
       expect(((await stranger.json()) as { error: { message: string } }).error.message).toContain('"bob"');
       // A browser with alice's certificate is signed in without the form.
-      const page = await as("client", "/", { redirect: "manual" });
+      const page = await as("client", "/", { redirect: "manual", headers: { "sec-fetch-mode": "navigate" } });
       expect(page.status).toBe(200);
       expect(page.headers.get("set-cookie")).toMatch(/flue_session=.*HttpOnly.*Secure/i);
+      // Anything else with the certificate is let in for that request alone: no session is made.
+      const probe = await as("client", "/", { redirect: "manual" });
+      expect(probe.status).toBe(200);
+      expect(probe.headers.get("set-cookie")).toBeNull();
       // Still no connection at all without a certificate that CA signed.
       const refused = (tls: Record<string, string>) => fetch(`${flue.url}/api/job/`, { tls } as RequestInit).then((r) => `answered ${r.status}`, () => "refused");
       for (let i = 0; i < 10; i++) {
@@ -120,4 +124,37 @@ describe("--tls-client-user cn", () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr.toString()).toContain("--tls-client-user needs --tls-client-ca");
   });
+});
+
+describe("the certificate proxy", () => {
+  test("forgets a connection's certificate when it closes, and knows only connections it made", async () => {
+    const { startCertProxy } = await import("../../src/http/cert-proxy.ts");
+    let proxy: Awaited<ReturnType<typeof startCertProxy>> | undefined;
+    const seen: { port: number; cn: string | null | undefined }[] = [];
+    const inner = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: (req, server) => {
+        const from = server.requestIP(req)!;
+        seen.push({ port: from.port, cn: proxy!.peer(from)?.cn });
+        return new Response("ok", { headers: { connection: "close" } });
+      },
+    });
+    proxy = await startCertProxy({ host: "127.0.0.1", port: 0, cert: file("server.crt"), key: file("server.key"), ca: file("ca.crt"), innerPort: inner.port! });
+    try {
+      const res = await fetch(`https://127.0.0.1:${proxy.port}/`, { tls: { ca: pem("ca.crt"), cert: pem("client.crt"), key: pem("client.key") } } as RequestInit);
+      expect(await res.text()).toBe("ok");
+      expect(seen[0].cn).toBe("alice");
+      // Once that connection has closed, its port names nobody: a local process dialling from it is no one.
+      await eventually(() => proxy!.peer({ address: "127.0.0.1", port: seen[0].port }) === undefined, 3_000);
+      // A direct connection to the inner server, not made by the proxy, names nobody either.
+      await fetch(`http://127.0.0.1:${inner.port}/`);
+      expect(seen[1].cn).toBeUndefined();
+      // Nor does the right port from another address.
+      expect(proxy.peer({ address: "127.0.0.2", port: seen[0].port })).toBeUndefined();
+    } finally {
+      proxy.stop(true);
+      inner.stop(true);
+    }
+  }, 30_000);
 });

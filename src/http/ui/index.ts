@@ -61,6 +61,9 @@ function sessionFromCertificate(app: App, c: Context<UiEnv>) {
   const named = c.env?.certificateUser?.();
   const actor = named ? app.auth.byCertificate(named) : undefined;
   if (!actor) return undefined;
+  // A browser opening a page gets a session; any other request (curl, a monitor) is let in
+  // for itself alone, with no CSRF token to change anything, and leaves no session row behind.
+  if (c.req.header("sec-fetch-mode") !== "navigate") return { actor, csrf: "" };
   const { secret, csrf } = app.auth.startSession({ ...actor, remote: remoteOf(c) });
   setCookie(c, SESSION_COOKIE, secret, { httpOnly: true, sameSite: "Strict", secure: true, path: "/" });
   return { actor, csrf };
@@ -86,7 +89,7 @@ function requireSession(app: App): MiddlewareHandler<UiEnv> {
       if (token === undefined && c.req.header("content-type")?.startsWith("application/x-www-form-urlencoded")) {
         token = String((await c.req.parseBody())._csrf ?? "");
       }
-      if (token !== found.csrf) throw new AppError(403, "forbidden", "this form has expired or did not come from flue; reload the page and try again");
+      if (!found.csrf || token !== found.csrf) throw new AppError(403, "forbidden", "this form has expired or did not come from flue; reload the page and try again");
     }
     c.set("actor", { ...found.actor, remote: remoteOf(c) });
     c.set("csrf", found.csrf);
