@@ -18,11 +18,12 @@
  * ```
  */
 import { defineAdapter, type AdapterContext } from "flue/plugin";
-import { lstatSync, promises as fsp, watch, type FSWatcher } from "node:fs";
+import { constants, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, relative } from "node:path";
 import * as v from "valibot";
 import { FilePath, Name, Size, bindByPath, bindingPath, writtenFile } from "./lib/params.ts";
 import { pause, stopOn, type Stop } from "./lib/wait.ts";
+import { openMade } from "./lib/open-made.ts";
 
 const Params = v.strictObject({
   file_path: v.optional(FilePath),
@@ -34,14 +35,6 @@ const Params = v.strictObject({
 const COALESCE_MS = 100;
 /** How often flue looks at the file when no change notification comes. */
 const POLL_MS = 1000;
-
-const sizeOf = (path: string) => {
-  try {
-    return lstatSync(path).size;
-  } catch {
-    return 0;
-  }
-};
 
 /** How many bytes at the start of `buf` continue a UTF-8 character begun before it (0 to 3). */
 function continuation(buf: Buffer): number {
@@ -66,27 +59,32 @@ function encode(bytes: Buffer): { encoding: "utf8" | "base64"; data: string } {
  * event leaves out is counted in its `skipped`. Returns the new offset.
  */
 async function publish(path: string, offset: number, chunk: number, ctx: AdapterContext): Promise<number> {
-  const size = sizeOf(path);
-  if (size < offset) {
-    ctx.message(`${relative(ctx.workdir, path)} shrank to ${size} bytes; following it from its start`, "warning");
-    offset = 0;
-  }
-  if (size === offset) return offset;
-  const from = Math.max(offset, size - chunk);
-  const buf = Buffer.alloc(size - from);
-  const file = await fsp.open(path, "r");
-  let read: number;
+  let file;
   try {
-    ({ bytesRead: read } = await file.read(buf, 0, buf.length, from));
+    file = await openMade(path, ctx, constants.O_RDONLY, "file");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return offset; // not written yet
+    throw e;
+  }
+  try {
+    const size = (await file.stat()).size;
+    if (size < offset) {
+      ctx.message(`${relative(ctx.workdir, path)} shrank to ${size} bytes; following it from its start`, "warning");
+      offset = 0;
+    }
+    if (size === offset) return offset;
+    const from = Math.max(offset, size - chunk);
+    const buf = Buffer.alloc(size - from);
+    const { bytesRead: read } = await file.read(buf, 0, buf.length, from);
+    // Starting mid-file, begin at a character, not inside one.
+    const skip = from > offset ? continuation(buf) : 0;
+    const piece = buf.subarray(skip, read);
+    const start = from + skip;
+    ctx.emit("output", { name: ctx.name, offset: start, bytes: piece.length, ...(start > offset ? { skipped: start - offset } : {}), ...encode(piece) });
+    return start + piece.length;
   } finally {
     await file.close();
   }
-  // Starting mid-file, begin at a character, not inside one.
-  const skip = from > offset ? continuation(buf) : 0;
-  const piece = buf.subarray(skip, read);
-  const start = from + skip;
-  ctx.emit("output", { name: ctx.name, offset: start, bytes: piece.length, ...(start > offset ? { skipped: start - offset } : {}), ...encode(piece) });
-  return start + piece.length;
 }
 
 /** Changes to the file: `next()` resolves on the next one (or one missed since the last call), after POLL_MS, or at `stop`. */

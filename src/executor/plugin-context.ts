@@ -34,12 +34,15 @@ const FLUE_EVENTS = new Set<string>(JOB_EVENT_TYPES);
  */
 export class Scratch {
   private made = false;
+  private removed = false;
   constructor(readonly dir: string) {}
 
   path(fileName: string): string {
     if (fileName.includes("/") || fileName === "." || fileName === ".." || fileName === "") {
       throw new PluginError(`scratch file names are plain names, not ${JSON.stringify(fileName)}`, false);
     }
+    // A hook that outlived its attempt does not get the dir made again, to be left behind.
+    if (this.removed) throw new PluginError("the attempt is over; its scratch space is gone", false);
     if (!this.made) mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.made = true;
     return join(this.dir, fileName);
@@ -47,6 +50,8 @@ export class Scratch {
 
   remove(): void {
     if (this.made) rmSync(this.dir, { recursive: true, force: true });
+    this.made = false;
+    this.removed = true;
   }
 }
 

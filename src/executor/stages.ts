@@ -125,11 +125,18 @@ export function attach(stages: readonly Stage[], process: RunningProcess): Promi
 
 /** Waits for attach hooks after the process has ended: up to `graceMs`, then aborts them and waits as long again. */
 export async function settleAttached(running: Promise<void>[], graceMs: number, abort: (reason: string) => void): Promise<void> {
-  const all = Promise.all(running);
+  // Every hook settles before anything goes on, even when one has failed: cleanup must not
+  // pull the scratch dir from under a hook still writing into it.
+  const all = Promise.allSettled(running);
   const timeout = (ms: number) => new Promise<"late">((res) => setTimeout(() => res("late"), ms).unref());
-  if ((await Promise.race([all, timeout(graceMs)])) !== "late") return;
-  abort("the process has ended and the kill grace has passed");
-  if ((await Promise.race([all, timeout(graceMs)])) === "late") throw new PluginError("an attach hook did not end when aborted");
+  let settled = await Promise.race([all, timeout(graceMs)]);
+  if (settled === "late") {
+    abort("the process has ended and the kill grace has passed");
+    settled = await Promise.race([all, timeout(graceMs)]);
+    if (settled === "late") throw new PluginError("an attach hook did not end when aborted");
+  }
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 /** Where a stream output's bytes are: its attempt's log, made empty if the process wrote nothing. */
