@@ -92,6 +92,7 @@ export class App {
       id = newId();
       this.store.setMeta("instance_id", id);
     }
+    this.store.jobs.self = id;
     this.instance = { id, host: hostname(), version: VERSION, labels: config.labels, startedAt: Date.now() / 1000 };
     this.auth = new Auth(this.store, options.auth);
     this.executor = new Executor(this.store, new LocalQueue(this.store.jobs, this.store.events), {
@@ -107,8 +108,8 @@ export class App {
       runAs: config.runAs,
       plugins: this.plugins,
     });
-    this.definitions = new DefinitionService(this.store, this.plugins.bind, this.executor.execPolicy);
-    this.jobs = new JobService(this.store, this.executor, id, this.plugins);
+    this.definitions = new DefinitionService(this.store, this.plugins.bind, this.executor.execPolicy, () => this.fleet);
+    this.jobs = new JobService(this.store, this.executor, id, this.plugins, () => this.fleet);
     this.users = new UserService(this.store, (password) => this.auth.hashPassword(password));
   }
 

@@ -49,6 +49,8 @@ export interface Config {
   heartbeatMs: number;
   /** Silence after which peers call an instance LOST; 0: three heartbeats and a second. */
   lostAfterMs: number;
+  /** How long the fleet's events stream keeps events (an instance away longer misses what is older). */
+  eventsMaxAgeMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -181,6 +183,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   "nats-nkey": { key: "natsNkey", help: "file holding an nkey seed for NATS", default: "", parse: readableFile },
   "nats-tls-ca": { key: "natsTlsCa", help: "PEM CA file: connect to NATS over TLS, trusting servers it signed", default: "", parse: readableFile },
   heartbeat: { key: "heartbeatMs", help: "how often this instance tells the fleet it is alive", default: "2s", parse: parseDuration },
+  "events-max-age": { key: "eventsMaxAgeMs", help: "how long the fleet's event stream keeps events; an instance away longer misses older ones", default: "168h", parse: parseDuration },
   "lost-after": { key: "lostAfterMs", help: "silence after which an instance is LOST (none: 3 heartbeats + 1 s)", default: "", parse: (t, flag) => (t === "" ? 0 : parseDuration(t, flag)) },
 };
 

@@ -95,7 +95,12 @@ export class Auth {
     if (this.store.users.count() > 0) return Promise.resolve(undefined);
     const name = username || "admin";
     const generated = password ? undefined : generateSecret(15);
-    const made = this.createUser(name, password || generated!, "admin").then(() => ({ username: name, generatedPassword: generated }));
+    const made = this.hashPassword(password || generated!).then((hash) => {
+      // In a fleet, another instance's first admin may have arrived while this one hashed: it is the fleet's.
+      if (this.store.users.count() > 0) return undefined;
+      this.store.users.create(name, hash, "admin");
+      return { username: name, generatedPassword: generated };
+    });
     this.firstAdmin = made.finally(() => (this.firstAdmin = undefined));
     return made;
   }

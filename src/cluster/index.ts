@@ -1,34 +1,57 @@
 /**
- * The fleet: several flue instances on one NATS. This slice joins it —
- * connection, the version rule, presence; jobs stay local to the instance
- * that took them. main.ts imports this module only when --nats is given,
- * so a single flue never loads the NATS client.
+ * The fleet: several flue instances on one NATS. Joining it means:
+ * connection, the version rule, presence; definitions and users mirrored
+ * from KV buckets; every event replicated through a stream; control
+ * requests served for the jobs that run here. Jobs still run on the
+ * instance that took them. main.ts imports this module only when --nats
+ * is given, so a single flue never loads the NATS client.
  */
 import { Kvm } from "@nats-io/kv";
 import type { Config } from "../config.ts";
+import type { Store } from "../store/index.ts";
 import { connectNats } from "./connection.ts";
+import { askControl, serveControl, type ControlHandler } from "./control.ts";
+import { SharedDefinitions } from "./definitions.ts";
+import { EventReplicator } from "./events.ts";
 import { Presence, type SelfRecord } from "./presence.ts";
 import { agreeProtocol } from "./protocol.ts";
 import { FleetJoinError, type Fleet } from "./record.ts";
+import { SharedUsers } from "./users.ts";
 
 export { FleetJoinError, type Fleet } from "./record.ts";
 
+/** How long leaving waits for this instance's last events to reach the stream; the rest go at the next start. */
+const LEAVE_PUBLISH_MS = 2000;
+
 /**
- * Connects, agrees on the fleet protocol and starts heartbeating; throws a
- * FleetJoinError (flue exits 1) when any of it fails, leaving no connection behind.
+ * Connects, agrees on the fleet protocol, starts heartbeating, mirrors the
+ * shared state and starts replicating events; throws a FleetJoinError (flue
+ * exits 1) when any of it fails, leaving no connection behind.
  */
-export async function joinFleet(config: Config, self: () => SelfRecord): Promise<Fleet> {
+export async function joinFleet(config: Config, self: () => SelfRecord, store: Store, control: ControlHandler): Promise<Fleet> {
   const where = config.nats.join(", ");
   const { id, version } = self();
   const nc = await connectNats(config, `flue ${id}`);
   try {
     const kvm = new Kvm(nc);
     const agreed = await agreeProtocol(kvm, version, where);
+    const definitions = await SharedDefinitions.start(nc, kvm, store);
+    const users = await SharedUsers.start(nc, kvm, store);
+    const events = await EventReplicator.start(nc, store, id, config.eventsMaxAgeMs);
+    const controlSub = serveControl(nc, id, control);
     const presence = await Presence.start(nc, kvm, self, { heartbeatMs: config.heartbeatMs, lostAfterMs: config.lostAfterMs });
     return {
       description: `${where}, fleet protocol ${agreed.protocol}`,
       members: () => presence.members(),
+      newDefinitionId: () => definitions.newId(),
+      shareDefinition: (row) => definitions.put(row as Parameters<SharedDefinitions["put"]>[0]),
+      unshareDefinition: (defId) => definitions.remove(defId),
+      ask: (instance, request) => askControl(nc, instance, request),
       leave: async () => {
+        controlSub.unsubscribe();
+        await events.stop(LEAVE_PUBLISH_MS);
+        definitions.stop();
+        users.stop();
         await presence.stop();
         await nc.close();
       },

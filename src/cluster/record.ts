@@ -42,8 +42,26 @@ export interface InstanceRecord {
   state: InstanceState;
 }
 
-/** The fleet as the rest of flue uses it: the members in memory, and leaving it. */
+/** A request to the instance a job runs on, which acts on it as if asked there. */
+export interface ControlRequest {
+  verb: "cancel" | "delete";
+  id: string;
+  /** Who asked (checked where asked): named in the job's message. */
+  actor: string;
+}
+
+/** What the instance asked answers: done, or why not (a 4xx of its own). */
+export type ControlReply = { ok: true } | { ok: false; status: number; message: string };
+
+/** The fleet as the rest of flue uses it: the members in memory, shared state, control, and leaving it. */
 export interface Fleet {
+  /** A definition id no instance of the fleet has given. */
+  newDefinitionId(): Promise<number>;
+  /** Shares a definition as it is now (a new one, or its new version). */
+  shareDefinition(row: { id: number; version: number; definition: unknown; updatedAt: number }): Promise<void>;
+  unshareDefinition(id: number): Promise<void>;
+  /** Asks `instance` to act on one of its jobs; rejects when it does not answer. */
+  ask(instance: string, request: ControlRequest): Promise<ControlReply>;
   /** Where the fleet is, for the start-up line: the NATS servers and the protocol agreed. */
   readonly description: string;
   /** Every instance known, this one first; costs no request. */

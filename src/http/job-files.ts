@@ -3,11 +3,22 @@
  * logs, its outputs, and reading a growing log from an offset.
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { AppError } from "../domain/index.ts";
 import type { OutputMeta } from "../executor/index.ts";
 import type { JobRow } from "../store/index.ts";
 import type { App } from "./env.ts";
 
 export type LogName = "stdout" | "stderr";
+
+/**
+ * In a fleet, a job that ran on another instance has its logs and outputs
+ * there (until they are shared through the object store): a 404 saying so.
+ */
+export function filesHere(app: App, job: JobRow): void {
+  if (app.fleet && job.instance && job.instance !== app.instance.id) {
+    throw new AppError(404, "not_found", `job ${job.id} ran on instance ${job.instance}; its logs and outputs are there, ask that instance`);
+  }
+}
 
 /** The log of the job's latest attempt, or undefined before it first runs. */
 export function logPath(app: App, jobId: string, which: LogName): string | undefined {

@@ -3,6 +3,11 @@ import { AppError, invalid, notFound, validateDefinition, type AdapterBinder, ty
 import type { DefinitionRow, Store } from "../store/index.ts";
 import { checkExec, type ExecPolicy } from "../executor/index.ts";
 import { requireAdmin, type Actor } from "./actor.ts";
+import type { Fleet } from "../cluster/record.ts";
+
+/** NATS away: a definition cannot change, since every instance must learn of it. */
+const fleetAway = (e: unknown) =>
+  new AppError(503, "fleet_unavailable", `the fleet's NATS cannot be reached, so definitions cannot change now (${(e as Error).message}); try again`);
 
 export class DefinitionService {
   /** `bind` validates adapters' parameters against the loaded plugins. */
@@ -10,6 +15,8 @@ export class DefinitionService {
     private readonly store: Store,
     private readonly bind: AdapterBinder,
     private readonly execPolicy: ExecPolicy = { allow: [], deny: [] },
+    /** The fleet, once joined: definitions get fleet-wide ids and are shared. */
+    private readonly fleet: () => Fleet | undefined = () => undefined,
   ) {}
 
   list(limit: number, offset: number, search?: string) {
@@ -45,25 +52,31 @@ export class DefinitionService {
     return result.definition;
   }
 
-  create(body: unknown, actor: Actor): DefinitionRow {
+  async create(body: unknown, actor: Actor): Promise<DefinitionRow> {
     requireAdmin(actor, "change process definitions");
-    const row = this.store.definitions.create(this.parse(body), actor.username);
+    const definition = this.parse(body);
+    const fleet = this.fleet();
+    const id = fleet ? await fleet.newDefinitionId().catch((e) => Promise.reject(fleetAway(e))) : undefined;
+    const row = this.store.definitions.create(definition, actor.username, id);
+    await fleet?.shareDefinition(row).catch((e) => Promise.reject(fleetAway(e)));
     this.store.audit.record(actor, "definition.create", definitionTarget(row), { name: row.name, version: row.version });
     return row;
   }
 
-  update(ref: string | number, body: unknown, actor: Actor): DefinitionRow {
+  async update(ref: string | number, body: unknown, actor: Actor): Promise<DefinitionRow> {
     requireAdmin(actor, "change process definitions");
     const row = this.get(ref);
     const updated = this.store.definitions.update(row.id, this.parse(body, row.id));
+    await this.fleet()?.shareDefinition(updated).catch((e) => Promise.reject(fleetAway(e)));
     this.store.audit.record(actor, "definition.update", definitionTarget(updated), { name: updated.name, version: updated.version });
     return updated;
   }
 
-  delete(ref: string | number, actor: Actor): void {
+  async delete(ref: string | number, actor: Actor): Promise<void> {
     requireAdmin(actor, "change process definitions");
     const row = this.get(ref);
     this.store.definitions.delete(row.id);
+    await this.fleet()?.unshareDefinition(row.id).catch((e) => Promise.reject(fleetAway(e)));
     this.store.audit.record(actor, "definition.delete", definitionTarget(row), { name: row.name });
   }
 

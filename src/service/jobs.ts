@@ -19,6 +19,10 @@ import type { Executor, InputMeta } from "../executor/index.ts";
 import type { JobFilter, JobRow, Store } from "../store/index.ts";
 import { canSubmit, forbidden, maySeeJob, mayControlJob, seesAll, type Actor } from "./actor.ts";
 import { parseRef } from "./definitions.ts";
+import type { ControlReply, ControlRequest, Fleet } from "../cluster/record.ts";
+
+/** After the instance that runs a job acted, how long to wait for its event to arrive here. */
+const REPLICATED_MS = 3000;
 import { missingInputs, readInputJson, readSubmission, throwIfAny, type InputGiven, type Storages, type Submission } from "./job-input.ts";
 
 export class JobService {
@@ -27,6 +31,8 @@ export class JobService {
     private readonly executor: Executor,
     private readonly instanceId: string,
     private readonly storages: Storages,
+    /** The fleet, once joined: cancel and delete reach jobs that run elsewhere. */
+    private readonly fleet: () => Fleet | undefined = () => undefined,
   ) {}
 
   private event(type: string, id: string, fields: Record<string, unknown> = {}): FlueEvent {
@@ -192,13 +198,14 @@ export class JobService {
   async cancel(id: string, actor: Actor): Promise<JobRow> {
     const job = this.control(id, actor, "cancel");
     if (isFinal(job.state as JobState)) throw conflict(`job ${id} is ${job.state} already`);
-    await this.stop(id, actor);
+    if (this.elsewhere(job)) await this.askElsewhere(job, "cancel", actor, ["cancelled", "finished", "failed", "deleted"]);
+    else await this.stop(id, actor.username);
     this.store.audit.record(actor, "job.cancel", id);
     return this.store.jobs.get(id)!;
   }
 
-  private async stop(id: string, actor: Actor): Promise<void> {
-    const reason = `cancelled by ${actor.username}`;
+  private async stop(id: string, username: string): Promise<void> {
+    const reason = `cancelled by ${username}`;
     if (!(await this.executor.cancel(id, reason))) {
       const current = this.store.jobs.get(id);
       if (current && !isFinal(current.state as JobState)) this.store.events.append(this.event("cancelled", id, { reason, level: "warning" }));
@@ -208,10 +215,79 @@ export class JobService {
   /** Cancels the job if it runs, removes its files, then the job itself. */
   async delete(id: string, actor: Actor): Promise<void> {
     const job = this.control(id, actor, "delete");
-    if (!isFinal(job.state as JobState)) await this.stop(id, actor);
+    if (this.elsewhere(job)) await this.askElsewhere(job, "delete", actor, ["deleted"]);
+    else await this.deleteHere(job, actor.username);
+    this.store.audit.record(actor, "job.delete", id);
+  }
+
+  private async deleteHere(job: JobRow, username: string): Promise<void> {
+    const id = job.id;
+    if (!isFinal(job.state as JobState)) await this.stop(id, username);
     this.executor.files.remove(id, this.store.jobs.get(id)?.attempts ?? job.attempts);
     this.store.events.append(this.event("deleted", id));
-    this.store.audit.record(actor, "job.delete", id);
+  }
+
+  /** In a fleet, whether the job runs (or ran) on another instance, which holds its process and files. */
+  private elsewhere(job: JobRow): boolean {
+    return this.fleet() !== undefined && job.instance !== null && job.instance !== this.instanceId;
+  }
+
+  /**
+   * Asks the instance the job runs on to act, then waits (a little) for its
+   * event to arrive here, so the answer shows the job as it now is. An
+   * instance that is not ACTIVE, or does not answer, is a 409 saying so.
+   */
+  private async askElsewhere(job: JobRow, verb: ControlRequest["verb"], actor: Actor, until: string[]): Promise<void> {
+    const fleet = this.fleet()!;
+    const where = job.instance!;
+    const member = fleet.members().find((m) => m.id === where);
+    if (member?.state !== "ACTIVE") {
+      throw conflict(`job ${job.id} runs on instance ${where}, which is ${member ? member.state : "not in the fleet"}; it can be ${verb === "cancel" ? "cancelled" : "deleted"} once that instance is back`);
+    }
+    const arrived = this.nextEvent(job.id, until, REPLICATED_MS);
+    let reply: ControlReply;
+    try {
+      reply = await fleet.ask(where, { verb, id: job.id, actor: actor.username });
+    } catch (e) {
+      arrived.cancel();
+      throw conflict(`job ${job.id} runs on instance ${where}, which did not answer (${(e as Error).message}); try again`);
+    }
+    if (!reply.ok) {
+      arrived.cancel();
+      throw new AppError(reply.status, "conflict", `instance ${where}, where job ${job.id} runs: ${reply.message}`);
+    }
+    await arrived.done;
+  }
+
+  /** Resolves when an event of one of `types` for the job is appended here, or after `ms`. */
+  private nextEvent(id: string, types: string[], ms: number): { done: Promise<void>; cancel: () => void } {
+    let cancel = () => {};
+    const done = new Promise<void>((resolve) => {
+      const timer = setTimeout(finish, ms);
+      const unsubscribe = this.store.events.subscribe((e) => {
+        if (e.id === id && types.includes(e.type)) finish();
+      });
+      function finish() {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      }
+      cancel = finish;
+    });
+    return { done, cancel };
+  }
+
+  /** Serves another instance's request for a job running here: cancel or delete it, as asked there. */
+  async handleControl(request: ControlRequest): Promise<ControlReply> {
+    const job = this.store.jobs.get(request.id);
+    if (!job) return { ok: false, status: 404, message: `job ${request.id} is not here` };
+    if (request.verb === "delete") {
+      await this.deleteHere(job, request.actor);
+      return { ok: true };
+    }
+    if (isFinal(job.state as JobState)) return { ok: false, status: 409, message: `job ${job.id} is ${job.state} already` };
+    await this.stop(job.id, request.actor);
+    return { ok: true };
   }
 
   /** Resolves when the job reaches a final state or `seconds` pass, with the job as it is then. */

@@ -51,12 +51,13 @@ export class DefinitionsRepo {
     return row !== undefined && row.id !== exceptId;
   }
 
-  create(definition: Definition, owner: string | null): DefinitionRow {
+  /** `id`: one the fleet allocated; none: the next of this database. */
+  create(definition: Definition, owner: string | null, id?: number): DefinitionRow {
     return this.db.transaction((tx) => {
       const t = now();
       const row = tx
         .insert(definitions)
-        .values({ name: definition.name ?? null, version: 1, definition, owner, createdAt: t, updatedAt: t })
+        .values({ id, name: definition.name ?? null, version: 1, definition, owner, createdAt: t, updatedAt: t })
         .returning()
         .get();
       tx.insert(definitionVersions).values({ definitionId: row.id, version: 1, definition, createdAt: t }).run();
@@ -80,6 +81,38 @@ export class DefinitionsRepo {
 
   delete(id: number): boolean {
     return this.db.delete(definitions).where(eq(definitions.id, id)).returning({ id: definitions.id }).all().length > 0;
+  }
+
+  /** The highest id this database holds (0: none). */
+  maxId(): number {
+    return this.db.select({ n: sql<number | null>`max(${definitions.id})` }).from(definitions).get()?.n ?? 0;
+  }
+
+  /**
+   * A definition as another instance of the fleet wrote it: taken when it is
+   * new here or a newer version than the one here; its version kept too.
+   */
+  applyShared(row: DefinitionRow): void {
+    this.db.transaction((tx) => {
+      this.applyVersionIn(tx, row.id, row.version, row.definition as Definition, row.updatedAt);
+      tx.insert(definitions)
+        .values(row)
+        .onConflictDoUpdate({
+          target: definitions.id,
+          set: { name: row.name, version: row.version, definition: row.definition, updatedAt: row.updatedAt },
+          setWhere: sql`${definitions.version} <= ${row.version}`,
+        })
+        .run();
+    });
+  }
+
+  /** One version as another instance wrote it; versions never change, so one already here stays. */
+  applyVersion(id: number, version: number, definition: Definition, createdAt: number): void {
+    this.applyVersionIn(this.db, id, version, definition, createdAt);
+  }
+
+  private applyVersionIn(db: Pick<Db, "insert">, id: number, version: number, definition: Definition, createdAt: number): void {
+    db.insert(definitionVersions).values({ definitionId: id, version, definition, createdAt }).onConflictDoNothing().run();
   }
 
   /** A version's resolved form, or undefined when it does not exist or no longer validates. */

@@ -4,7 +4,7 @@
  * dispatcher). Listeners run after commit, so what they read is durable.
  */
 import type { Database, Statement } from "bun:sqlite";
-import type { FlueEvent } from "../domain/index.ts";
+import { routingKey, type FlueEvent } from "../domain/index.ts";
 import { Projection } from "./projection.ts";
 
 export type EventListener = (event: FlueEvent) => void;
@@ -36,6 +36,9 @@ export class EventLog {
   private readonly insert: Statement;
   private readonly forJob: Statement<StoredEvent, [string, number, number]>;
   private readonly appendTx: (events: FlueEvent[], alongside: (() => void)[]) => void;
+  /** In a fleet, this instance's id: its own events also go to the outbox (see `publishAs`). */
+  private origin: string | undefined;
+  private outboxInsert: Statement | undefined;
 
   constructor(sqlite: Database) {
     this.projection = new Projection(sqlite);
@@ -49,6 +52,8 @@ export class EventLog {
     const tx = sqlite.transaction((events: FlueEvent[], alongside: (() => void)[]) => {
       for (const write of alongside) write();
       for (const e of events) {
+        // Events of other instances came from the stream: never back into it.
+        if (this.outboxInsert && e.executor === this.origin) this.outboxInsert.run(`flue.events.${e.executor}.${routingKey(e)}`, JSON.stringify(e));
         const jobSeq = this.projection.apply(e);
         if (jobSeq === null) continue;
         let data: Record<string, unknown> | null = null;
@@ -68,6 +73,16 @@ export class EventLog {
         throw e;
       }
     };
+  }
+
+  /**
+   * In a fleet: from now on every event this instance makes (its `executor`
+   * is `instanceId`) is also written to the outbox, in the same transaction,
+   * for the publisher to send to NATS. Events of other instances are not.
+   */
+  publishAs(instanceId: string, sqlite: Database): void {
+    this.origin = instanceId;
+    this.outboxInsert = sqlite.query("INSERT INTO outbox (subject, payload) VALUES (?, ?)");
   }
 
   /** Appends events durably now, after any still pending from `emit`, then tells every listener. */

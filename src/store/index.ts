@@ -14,7 +14,7 @@ export { DataDirLockedError, lockDataDir } from "./lock.ts";
 export type { EventListener, EventLog } from "./event-log.ts";
 export type { JobMessage } from "./projection.ts";
 export type { JobFilter, JobsRepo, QueuedJob } from "./jobs-repo.ts";
-export type { Role } from "./users-repo.ts";
+export type { Role, SharedToken, SharedUser, UserChange } from "./users-repo.ts";
 export type { DefinitionRow, JobRow, TokenRow, UserRow, AuditRow, SessionRow } from "./schema.ts";
 export type { AuditActor, AuditFilter, AuditRepo } from "./audit-repo.ts";
 export type { Db };

@@ -74,22 +74,28 @@ export class JobsRepo {
   private readonly queued;
   private readonly due;
 
+  /**
+   * This instance's id. In a fleet the tables hold other instances' jobs
+   * too; only jobs taken here (or from before it had an id) are started here.
+   */
+  self = "";
+
   constructor(private readonly db: Db) {
     this.byId = lazy(() =>
       db.select().from(jobs).where(eq(jobs.id, sql.placeholder("id"))).prepare(),
     );
     // Raw, and only what starting a job needs: this runs once or twice per job.
     this.queued = lazy(() =>
-      db.$client.query<QueuedRow, [number, number]>(
+      db.$client.query<QueuedRow, [number, number, string]>(
         `SELECT seq, id, attempts, max_attempts, definition_id, definition_version, parameters, inputs, outputs
-         FROM jobs WHERE state = 'QUEUED' AND seq > ? ORDER BY seq LIMIT ?`,
+         FROM jobs WHERE state = 'QUEUED' AND seq > ?1 AND (instance IS NULL OR instance = ?3) ORDER BY seq LIMIT ?2`,
       ),
     );
     this.due = lazy(() =>
       db
         .select({ id: jobs.id })
         .from(jobs)
-        .where(and(eq(jobs.state, "WAITING"), lte(jobs.notBefore, sql.placeholder("now"))))
+        .where(and(eq(jobs.state, "WAITING"), lte(jobs.notBefore, sql.placeholder("now")), sql`(${jobs.instance} IS NULL OR ${jobs.instance} = ${sql.placeholder("self")})`))
         .prepare(),
     );
   }
@@ -196,7 +202,7 @@ export class JobsRepo {
   /** The oldest queued jobs after `afterSeq`, at most `limit`, with what starting them needs. */
   nextQueued(afterSeq: number, limit: number): QueuedJob[] {
     return this.queued()
-      .all(afterSeq, limit)
+      .all(afterSeq, limit, this.self)
       .map((r) => ({
         seq: r.seq,
         id: r.id,
@@ -213,7 +219,7 @@ export class JobsRepo {
 
   /** Waiting jobs whose backoff has elapsed. */
   dueWaiting(now: number): string[] {
-    return this.due().all({ now }).map((r) => r.id);
+    return this.due().all({ now, self: this.self }).map((r) => r.id);
   }
 
   /** Jobs this instance was running when it stopped. */
@@ -222,7 +228,7 @@ export class JobsRepo {
   }
 
   earliestWaiting(): number | undefined {
-    const r = this.db.select({ t: sql<number | null>`min(${jobs.notBefore})` }).from(jobs).where(eq(jobs.state, "WAITING")).get();
+    const r = this.db.select({ t: sql<number | null>`min(${jobs.notBefore})` }).from(jobs).where(and(eq(jobs.state, "WAITING"), sql`(${jobs.instance} IS NULL OR ${jobs.instance} = ${this.self})`)).get();
     return r?.t ?? undefined;
   }
 }

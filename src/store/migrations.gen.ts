@@ -68,5 +68,12 @@ export const migrations: { idx: number; tag: string; statements: string[] }[] = 
       "INSERT INTO `job_owner_counts` (`owner`, `state`, `n`) SELECT coalesce(`owner`, ''), `state`, count(*) FROM `jobs` GROUP BY 1, 2;",
       "INSERT INTO `job_minutes` (`minute`, `owner`, `state`, `n`) SELECT CAST(`finished_at` / 60 AS INTEGER), coalesce(`owner`, ''), `state`, count(*) FROM `jobs` WHERE `finished_at` >= CAST(strftime('%s', 'now') AS REAL) - 604800 AND `state` IN ('FINISHED', 'FAILED', 'CANCELLED') GROUP BY 1, 2, 3;"
     ]
+  },
+  {
+    "idx": 6,
+    "tag": "0006_opposite_mandrill",
+    "statements": [
+      "CREATE TABLE `outbox` (\n\t`seq` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`subject` text NOT NULL,\n\t`payload` text NOT NULL\n);"
+    ]
   }
 ];

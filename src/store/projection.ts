@@ -37,8 +37,9 @@ interface Known {
 
 const SQL = {
   find: "SELECT seq, state, definition_id, coalesce(owner, '') AS owner FROM jobs WHERE id = ?",
-  insert: `INSERT INTO jobs (id, definition_id, definition_version, definition_name, state, owner, parameters, inputs, created_at, max_attempts, messages, outputs)
-    VALUES (?1, ?2, ?3, ?4, 'NEW', ?5, ?6, ?7, ?8, ?9, '[]', ?10)`,
+  // instance: where the job runs, the instance that took it (until the fleet shares one queue).
+  insert: `INSERT INTO jobs (id, definition_id, definition_version, definition_name, state, owner, parameters, inputs, created_at, max_attempts, messages, outputs, instance)
+    VALUES (?1, ?2, ?3, ?4, 'NEW', ?5, ?6, ?7, ?8, ?9, '[]', ?10, ?11)`,
   count: `INSERT INTO job_counts (definition_id, state, n) VALUES (?1, ?2, ?3)
     ON CONFLICT (definition_id, state) DO UPDATE SET n = n + ?3`,
   ownerCount: `INSERT INTO job_owner_counts (owner, state, n) VALUES (?1, ?2, ?3)
@@ -164,6 +165,7 @@ export class Projection {
         (e.max_attempts as number | undefined) ?? 1,
         // Where outputs go when not kept by flue ({name: {uri}}); stage-out replaces it with what it kept.
         e.outputs ? JSON.stringify(e.outputs) : "{}",
+        e.executor,
       );
       const seq = Number(row.lastInsertRowid);
       const job = { seq, state: "NEW", definitionId: e.definition_id as number, owner: (e.owner as string | undefined) ?? "" };

@@ -145,6 +145,17 @@ export const events = sqliteTable(
   (t) => [index("events_job").on(t.jobSeq, t.seq)],
 );
 
+/**
+ * In a fleet: this instance's own events not yet published to NATS, in
+ * order. Written in the events' transaction, removed once the stream
+ * acknowledged them; `seq` (never reused) names each in its Nats-Msg-Id.
+ */
+export const outbox = sqliteTable("outbox", {
+  seq: integer("seq").primaryKey({ autoIncrement: true }),
+  subject: text("subject").notNull(),
+  payload: text("payload").notNull(),
+});
+
 /** Who changed what, and from where. Kept after the thing it names is gone. */
 export const audit = sqliteTable(
   "audit",

@@ -6,9 +6,24 @@ import { tokens, users, type TokenRow, type UserRow } from "./schema.ts";
 
 export type Role = UserRow["role"];
 
+/** What changed, for the fleet to share: users by name, tokens by their hash (local ids differ between instances). */
+export type UserChange =
+  | { kind: "user"; user: UserRow }
+  | { kind: "user.deleted"; username: string }
+  | { kind: "token"; token: TokenRow; username: string }
+  | { kind: "token.deleted"; tokenHash: string };
+
+/** A user as the fleet shares it. */
+export type SharedUser = Pick<UserRow, "username" | "passwordHash" | "role" | "seesAllJobs" | "createdAt">;
+/** A token as the fleet shares it: its owner by name. */
+export type SharedToken = Pick<TokenRow, "name" | "tokenHash" | "role" | "createdAt" | "expiresAt"> & { username: string };
+
 export class UsersRepo {
   private readonly byName;
   private readonly byTokenHash;
+
+  /** In a fleet: told of every change made here (not of those applied from the fleet). */
+  onChange: ((change: UserChange) => void) | undefined;
 
   constructor(private readonly db: Db) {
     this.byName = lazy(() =>
@@ -33,7 +48,9 @@ export class UsersRepo {
   }
 
   create(username: string, passwordHash: string, role: Role, seesAllJobs = false): UserRow {
-    return this.db.insert(users).values({ username, passwordHash, role, seesAllJobs, createdAt: Date.now() / 1000 }).returning().get();
+    const user = this.db.insert(users).values({ username, passwordHash, role, seesAllJobs, createdAt: Date.now() / 1000 }).returning().get();
+    this.onChange?.({ kind: "user", user });
+    return user;
   }
 
   get(id: number): UserRow | undefined {
@@ -49,20 +66,58 @@ export class UsersRepo {
   }
 
   update(id: number, set: Partial<Pick<UserRow, "role" | "passwordHash" | "seesAllJobs">>): UserRow | undefined {
-    return this.db.update(users).set(set).where(eq(users.id, id)).returning().get();
+    const user = this.db.update(users).set(set).where(eq(users.id, id)).returning().get();
+    if (user) this.onChange?.({ kind: "user", user });
+    return user;
   }
 
   /** Removes a user; its tokens go with it (foreign key cascade). */
   delete(id: number): boolean {
-    return this.db.delete(users).where(eq(users.id, id)).returning({ id: users.id }).all().length > 0;
+    // Its tokens must go from the fleet too: a user made later under the same name must not inherit them.
+    if (this.onChange) for (const t of this.tokensOf(id)) this.onChange({ kind: "token.deleted", tokenHash: t.tokenHash });
+    const gone = this.db.delete(users).where(eq(users.id, id)).returning({ username: users.username }).all();
+    for (const u of gone) this.onChange?.({ kind: "user.deleted", username: u.username });
+    return gone.length > 0;
+  }
+
+  /** A user as another instance of the fleet wrote it. */
+  applyUser(u: SharedUser): void {
+    this.db
+      .insert(users)
+      .values(u)
+      .onConflictDoUpdate({ target: users.username, set: { passwordHash: u.passwordHash, role: u.role, seesAllJobs: u.seesAllJobs } })
+      .run();
+  }
+
+  applyUserDeleted(username: string): void {
+    this.db.delete(users).where(eq(users.username, username)).run();
+  }
+
+  /** A token as another instance wrote it; none when its user is not (or no longer) here. */
+  applyToken(t: SharedToken): void {
+    const user = this.find(t.username);
+    if (!user) return;
+    const { username: _, ...row } = t;
+    this.db
+      .insert(tokens)
+      .values({ ...row, userId: user.id })
+      .onConflictDoUpdate({ target: tokens.tokenHash, set: { role: t.role, expiresAt: t.expiresAt, name: t.name } })
+      .run();
+  }
+
+  applyTokenDeleted(tokenHash: string): void {
+    this.db.delete(tokens).where(eq(tokens.tokenHash, tokenHash)).run();
+  }
+
+  /** Every user and token, for sharing what this instance had before it joined. */
+  everything(): { users: UserRow[]; tokens: (TokenRow & { username: string })[] } {
+    return { users: this.db.select().from(users).all(), tokens: this.allTokens() };
   }
 
   createToken(userId: number, name: string, tokenHash: string, expiresAt: number | null, role: Role | null = null): TokenRow {
-    return this.db
-      .insert(tokens)
-      .values({ userId, name, tokenHash, expiresAt, role, createdAt: Date.now() / 1000 })
-      .returning()
-      .get();
+    const token = this.db.insert(tokens).values({ userId, name, tokenHash, expiresAt, role, createdAt: Date.now() / 1000 }).returning().get();
+    if (this.onChange) this.onChange({ kind: "token", token, username: this.get(userId)?.username ?? "" });
+    return token;
   }
 
   findToken(hash: string): { token: TokenRow; user: UserRow } | undefined {
@@ -90,7 +145,9 @@ export class UsersRepo {
 
   /** Deletes a token of `userId`, or of anyone when `userId` is undefined (an admin). */
   deleteToken(id: number, userId: number | undefined): boolean {
-    if (userId === undefined) return this.db.delete(tokens).where(eq(tokens.id, id)).returning({ id: tokens.id }).all().length > 0;
-    return this.db.delete(tokens).where(sql`${tokens.id} = ${id} AND ${tokens.userId} = ${userId}`).returning({ id: tokens.id }).all().length > 0;
+    const where = userId === undefined ? eq(tokens.id, id) : sql`${tokens.id} = ${id} AND ${tokens.userId} = ${userId}`;
+    const gone = this.db.delete(tokens).where(where).returning({ tokenHash: tokens.tokenHash }).all();
+    for (const t of gone) this.onChange?.({ kind: "token.deleted", tokenHash: t.tokenHash });
+    return gone.length > 0;
   }
 }

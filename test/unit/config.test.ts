@@ -39,6 +39,7 @@ describe("loadConfig", () => {
       nats: [],
       heartbeatMs: 2000,
       lostAfterMs: 7000,
+      eventsMaxAgeMs: 168 * 3600 * 1000,
     });
   });
 

@@ -8,7 +8,7 @@ import type { JobRow } from "../../store/index.ts";
 import { readJson } from "../errors.ts";
 import type { App, HonoEnv } from "../env.ts";
 import { envelope, jobUri, paging, presentEvent, presentJob, queryFlag } from "../present.ts";
-import { attachment, logPath, outputFile } from "../job-files.ts";
+import { attachment, filesHere, logPath, outputFile } from "../job-files.ts";
 
 const MAX_WAIT = 600;
 
@@ -107,6 +107,7 @@ export function jobRoutes(app: App) {
 
   const log = (which: "stdout" | "stderr") => (c: Context<HonoEnv>) => {
     const job = app.jobs.get(c.req.param("id")!, c.get("actor"));
+    filesHere(app, job);
     const follow = queryFlag(c.req.query("follow"));
     c.header("Content-Type", "text/plain; charset=utf-8");
     c.header("Cache-Control", "no-store");
@@ -151,6 +152,7 @@ export function jobRoutes(app: App) {
   r.get("/:id/outputs/:name", (c) => {
     const job = app.jobs.get(c.req.param("id"), c.get("actor"));
     const name = c.req.param("name");
+    filesHere(app, job);
     const found = outputFile(app, job, name);
     if (!found) {
       const known = Object.keys(job.outputs as object);

@@ -20,17 +20,17 @@ export function definitionRoutes(app: App) {
   });
 
   r.post("/", async (c) => {
-    const row = app.definitions.create(await readJson(c), c.get("actor"));
+    const row = await app.definitions.create(await readJson(c), c.get("actor"));
     c.header("Location", new URL(definitionUri(row.id), c.req.url).href);
     return c.json(presentDefinition(row), 201);
   });
 
   r.get("/:ref", (c) => c.json(presentDefinition(app.definitions.get(c.req.param("ref")))));
 
-  r.put("/:ref", async (c) => c.json(presentDefinition(app.definitions.update(c.req.param("ref"), await readJson(c), c.get("actor")))));
+  r.put("/:ref", async (c) => c.json(presentDefinition(await app.definitions.update(c.req.param("ref"), await readJson(c), c.get("actor")))));
 
-  r.delete("/:ref", (c) => {
-    app.definitions.delete(c.req.param("ref"), c.get("actor"));
+  r.delete("/:ref", async (c) => {
+    await app.definitions.delete(c.req.param("ref"), c.get("actor"));
     return c.body(null, 204);
   });
 

@@ -90,13 +90,13 @@ export function definitionPages(app: App): Hono<UiEnv> {
   };
 
   /** Validates and saves through the service; on a validation error, the form again with each error beside its field. */
-  const save = async (c: Context<UiEnv>, title: string, action: string, cancel: string, write: (body: unknown) => DefinitionRow) => {
+  const save = async (c: Context<UiEnv>, title: string, action: string, cancel: string, write: (body: unknown) => Promise<DefinitionRow>) => {
     const form = formFromBody(await c.req.parseBody());
     const parsed = toDefinition(form);
     if (!parsed.body) return formPage(c, title, form, parsed.errors, action, cancel, 422);
     let row: DefinitionRow;
     try {
-      row = write(parsed.body);
+      row = await write(parsed.body);
     } catch (e) {
       const err = fieldErrors(e);
       return formPage(c, title, form, errorsByField(err.fields, parsed.argvLines, err.message), action, cancel, 422);
@@ -124,9 +124,9 @@ export function definitionPages(app: App): Hono<UiEnv> {
     return save(c, `Edit ${definitionLabel(row)}`, `/definitions/${row.id}`, `/definitions/${row.id}`, (body) => svc.update(row.id, body, actor));
   });
 
-  ui.delete("/definitions/:id", (c) => {
+  ui.delete("/definitions/:id", async (c) => {
     const row = svc.get(c.req.param("id"));
-    svc.delete(row.id, c.get("actor"));
+    await svc.delete(row.id, c.get("actor"));
     return land(c, `/definitions?deleted=${encodeURIComponent(definitionLabel(row))}`);
   });
 

@@ -11,7 +11,7 @@ import type { InputMeta } from "../../executor/index.ts";
 import { mayControlJob, maySeeJob, seesAll, type Actor } from "../../service/index.ts";
 import type { JobRow } from "../../store/index.ts";
 import type { App } from "../env.ts";
-import { attachment, logPath, outputFile, readFrom, sizeOf, type LogName } from "../job-files.ts";
+import { attachment, filesHere, logPath, outputFile, readFrom, sizeOf, type LogName } from "../job-files.ts";
 import { paging } from "../present.ts";
 import type { UiEnv } from "./env.ts";
 import { page } from "../../../views/layout.tsx";
@@ -262,6 +262,7 @@ export function jobPages(app: App): Hono<UiEnv> {
 
   const download = (which: LogName) => (c: Context<UiEnv>) => {
     const job = app.jobs.get(c.req.param("id")!, c.get("actor"));
+    filesHere(app, job);
     const path = logPath(app, job.id, which);
     c.header("Content-Type", "text/plain; charset=utf-8");
     c.header("Content-Disposition", attachment(`${job.id}.${which}.txt`));
@@ -275,6 +276,7 @@ export function jobPages(app: App): Hono<UiEnv> {
   ui.get("/jobs/:id/outputs/:name", (c) => {
     const job = app.jobs.get(c.req.param("id"), c.get("actor"));
     const name = c.req.param("name");
+    filesHere(app, job);
     const found = outputFile(app, job, name);
     if (!found) throw notFound(`output "${name}" of job ${job.id}`);
     c.header("Content-Type", "application/octet-stream");

@@ -1,0 +1,188 @@
+/**
+ * One state across the fleet, against a real nats-server and three
+ * instances of the compiled binary: definitions, users and tokens made on
+ * one are usable on all; every job and event shows everywhere; cancel
+ * reaches the instance that runs the job; a NATS restart and an instance
+ * restart lose nothing and apply nothing twice.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { basic, eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
+import { startNatsServer, type NatsServer } from "./nats-server.ts";
+
+type Member = Binary & { id: string };
+interface Job {
+  id: string;
+  state: string;
+  instance?: string | null;
+}
+
+let nats: NatsServer;
+const binaries: Binary[] = [];
+const dirs: { remove: () => void }[] = [];
+let a: Member, b: Member, c: Member;
+
+async function member(dataDir?: string): Promise<Member> {
+  const bin = await startBinary({ dataDir, args: ["--nats", nats.url, "--heartbeat", "0.5s", "--slots", "2"] });
+  binaries.push(bin);
+  return Object.assign(bin, { id: /instance: (\w+)/.exec(bin.output())![1] });
+}
+
+const json = { "content-type": "application/json" };
+async function post(x: Binary, path: string, body: unknown, auth?: string) {
+  const res = await x.fetch(path, { method: "POST", body: JSON.stringify(body), headers: { ...json, ...(auth ? { authorization: auth } : {}) } });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+}
+const getJob = async (x: Binary, id: string): Promise<Job | undefined> => {
+  const res = await x.fetch(`/api/job/${id}/`);
+  return res.status === 200 ? ((await res.json()) as Job) : undefined;
+};
+const eventTypes = async (x: Binary, id: string): Promise<string[]> =>
+  ((await (await x.fetch(`/api/job/${id}/events/?limit=1000`)).json()) as { objects: { type: string }[] }).objects.map((e) => e.type);
+const stateOn = async (x: Binary, id: string) => (await getJob(x, id))?.state;
+const submit = async (x: Binary, definition: number, extra: object = {}) => (await post(x, "/api/job/", { process_definition: definition, ...extra })).body as Job;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  const dirA = tempDir(), dirB = tempDir(), dirC = tempDir();
+  dirs.push(dirA, dirB, dirC);
+  [a, b, c] = await Promise.all([member(dirA.path), member(dirB.path), member(dirC.path)]);
+});
+afterAll(async () => {
+  for (const x of binaries) if (x.proc.exitCode === null) await x.kill9();
+  await nats.remove();
+  for (const d of dirs) d.remove();
+});
+
+let echo: number;
+let sleeper: number;
+
+test("a definition made on A is listed on B and C; a job of it submitted on C runs there, and A and B show it FINISHED with all its events", async () => {
+  const made = await post(a, "/api/process_definition/", { definition: { name: "hello", exec: "/bin/echo", argv: ["hello"] } });
+  expect(made.status).toBe(201);
+  echo = made.body.id;
+  const slept = await post(b, "/api/process_definition/", { definition: { name: "nap", exec: "/bin/sleep", argv: ["30"] } });
+  expect(slept.status).toBe(201);
+  sleeper = slept.body.id;
+  expect(sleeper).not.toBe(echo); // ids are fleet-wide
+  for (const x of [a, b, c]) {
+    await eventually(async () => {
+      const names = ((await (await x.fetch("/api/process_definition/")).json()) as { objects: { id: number; name: string }[] }).objects.map((d) => `${d.id}:${d.name}`);
+      return names.includes(`${echo}:hello`) && names.includes(`${sleeper}:nap`);
+    }, 2000);
+  }
+  const job = await submit(c, echo);
+  await eventually(async () => (await stateOn(c, job.id)) === "FINISHED", 10_000);
+  expect((await getJob(c, job.id))!.instance).toBe(c.id);
+  const onC = await eventTypes(c, job.id);
+  for (const x of [a, b]) {
+    await eventually(async () => (await stateOn(x, job.id)) === "FINISHED", 2000);
+    await eventually(async () => (await eventTypes(x, job.id)).join() === onC.join(), 2000);
+  }
+  // Its files are on C; elsewhere a 404 says so, never a 500.
+  const res = await a.fetch(`/api/job/${job.id}/stdout`);
+  expect(res.status).toBe(404);
+  expect(((await res.json()) as { error: { message: string } }).error.message).toContain(`ran on instance ${c.id}`);
+  expect(await (await c.fetch(`/api/job/${job.id}/stdout`)).text()).toBe("hello\n");
+});
+
+test("a user made on A signs in on B; a token made on B works on C; a revoked one stops working", async () => {
+  expect((await post(a, "/api/user/", { username: "carol", password: "carol-password", role: "submitter" })).status).toBe(201);
+  const carol = basic("carol", "carol-password");
+  await eventually(async () => (await b.fetch("/api/job/", { headers: { authorization: carol } })).status === 200, 2000);
+  const token = await post(b, "/api/token/", { name: "ci" }, carol);
+  expect(token.status).toBe(201);
+  const bearer = `Bearer ${token.body.token}`;
+  await eventually(async () => (await c.fetch("/api/job/", { headers: { authorization: bearer } })).status === 200, 2000);
+  const revoked = await b.fetch(`/api/token/${token.body.id}/`, { method: "DELETE", headers: { authorization: carol } });
+  expect(revoked.status).toBe(204);
+  await eventually(async () => (await c.fetch("/api/job/", { headers: { authorization: bearer } })).status === 401, 2000);
+});
+
+test("B lists jobs submitted on A and C; SSE on B sees a job finishing on A", async () => {
+  const res = await b.fetch("/api/events?pattern=job.*.finished");
+  const reader = res.body!.getReader();
+  const seen = (async () => {
+    let text = "";
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return text;
+      text += decoder.decode(value);
+      if (text.includes('"type":"finished"')) return text;
+    }
+  })();
+  const onA = await submit(a, echo);
+  const onC = await submit(c, echo);
+  const sse = await Promise.race([seen, Bun.sleep(5000).then(() => "")]);
+  expect(sse).toContain(onA.id);
+  await reader.cancel();
+  await eventually(async () => {
+    const ids = ((await (await b.fetch("/api/job/?limit=100")).json()) as { objects: Job[] }).objects.map((j) => j.id);
+    return ids.includes(onA.id) && ids.includes(onC.id);
+  }, 2000);
+});
+
+test("cancel on A of a long job running on C stops its process, and every instance shows it CANCELLED", async () => {
+  const job = await submit(c, sleeper);
+  await eventually(async () => (await eventTypes(a, job.id)).includes("execution.started"), 5000);
+  const events = ((await (await c.fetch(`/api/job/${job.id}/events/`)).json()) as { objects: { type: string; pid?: number }[] }).objects;
+  const pid = events.find((e) => e.type === "execution.started")!.pid!;
+  expect(() => process.kill(pid, 0)).not.toThrow();
+  const res = await a.fetch(`/api/job/${job.id}/cancel`, { method: "POST" });
+  expect(res.status).toBe(200);
+  expect(((await res.json()) as Job).state).toBe("CANCELLED");
+  await eventually(() => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, 3000);
+  for (const x of [a, b, c]) await eventually(async () => (await stateOn(x, job.id)) === "CANCELLED", 2000);
+});
+
+test("NATS restarts: jobs submitted on A meanwhile run there, and then B and C see each of them and their events once", async () => {
+  await nats.stop();
+  const jobs: Job[] = [];
+  for (let i = 0; i < 5; i++) jobs.push(await submit(a, echo));
+  for (const j of jobs) await eventually(async () => (await stateOn(a, j.id)) === "FINISHED", 10_000);
+  await nats.start();
+  for (const x of [b, c]) {
+    for (const j of jobs) {
+      await eventually(async () => (await stateOn(x, j.id)) === "FINISHED", 15_000);
+      await eventually(async () => (await eventTypes(x, j.id)).join() === (await eventTypes(a, j.id)).join(), 3000);
+    }
+  }
+  // A definition made after the restart reaches everyone too: the mirrors were made anew.
+  const later = await post(c, "/api/process_definition/", { definition: { name: "later", exec: "/bin/true" } });
+  expect(later.status).toBe(201);
+  await eventually(async () => (await a.fetch(`/api/process_definition/${later.body.id}/`)).status === 200, 3000);
+});
+
+test("a cancel for an instance that is gone is a clear 409", async () => {
+  const job = await submit(c, sleeper);
+  await eventually(async () => (await stateOn(a, job.id)) === "RUNNING", 5000);
+  await c.kill9();
+  await eventually(async () => {
+    const fleet = ((await (await a.fetch("/api/instance/")).json()) as { objects: { id: string; state: string }[] }).objects;
+    return fleet.find((m) => m.id === c.id)?.state === "LOST";
+  }, 5000);
+  const res = await a.fetch(`/api/job/${job.id}/cancel`, { method: "POST" });
+  expect(res.status).toBe(409);
+  expect(((await res.json()) as { error: { message: string } }).error.message).toContain(`runs on instance ${c.id}, which is LOST`);
+});
+
+test("an instance restarted on its data dir catches up with what happened while it was down, nothing twice", async () => {
+  const dirB = b.dataDir;
+  expect(await b.stop()).toBe(0);
+  const jobs = [await submit(a, echo), await submit(a, echo)];
+  const def = await post(a, "/api/process_definition/", { definition: { name: "while-away", exec: "/bin/true" } });
+  for (const j of jobs) await eventually(async () => (await stateOn(a, j.id)) === "FINISHED", 10_000);
+  b = await member(dirB);
+  for (const j of jobs) {
+    await eventually(async () => (await stateOn(b, j.id)) === "FINISHED", 5000);
+    expect(await eventTypes(b, j.id)).toEqual(await eventTypes(a, j.id));
+  }
+  expect((await b.fetch(`/api/process_definition/${def.body.id}/`)).status).toBe(200);
+});
