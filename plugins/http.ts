@@ -139,7 +139,7 @@ class Cache {
   lookup(uri: URL): Entry | undefined {
     try {
       const entry = JSON.parse(readFileSync(this.metaPath(uri), "utf8")) as Entry;
-      if (entry.uri === uri.href && statSync(join(this.dir, entry.body)).isFile()) return entry;
+      if (entry.uri === shown(uri) && statSync(join(this.dir, entry.body)).isFile()) return entry;
     } catch {
       // No entry, a torn one from a crash, or its body was evicted: fetch it whole.
     }
@@ -167,7 +167,8 @@ class Cache {
     const lastModified = headers.get("last-modified") ?? undefined;
     const storable = !/\bno-store\b/i.test(headers.get("cache-control") ?? "") && (etag || lastModified);
     if (storable) {
-      const entry: Entry = { uri: uri.href, etag, lastModified, body: `${this.key(uri)}.${randomUUID()}` };
+      // Kept without its credentials: the cache's files are flue's, but passwords belong nowhere on disk.
+      const entry: Entry = { uri: shown(uri), etag, lastModified, body: `${this.key(uri)}.${randomUUID()}` };
       await cloneOrCopy(from, join(this.dir, entry.body));
       await atomically(this.metaPath(uri), (tmp) => writeFileSync(tmp, JSON.stringify(entry)));
     } else {

@@ -4,7 +4,7 @@
  * them again, built by the same components, as partials.
  */
 import type { Child } from "hono/jsx";
-import { isFinal, type FlueEvent, type JobState, type ParameterSpec } from "../src/domain/index.ts";
+import { isFinal, withoutCredentials, type FlueEvent, type JobState, type ParameterSpec } from "../src/domain/index.ts";
 import type { InputMeta, OutputMeta } from "../src/executor/index.ts";
 import type { JobMessage, JobRow } from "../src/store/index.ts";
 import { Empty, StateBadge, Trunc, When, bytes, duration } from "./components.tsx";
@@ -260,7 +260,7 @@ function Inputs({ job }: { job: JobRow }) {
             <>
               <dt>{k}</dt>
               <dd>
-                {m.source === "uri" ? <Trunc text={m.uri ?? ""} max={120} /> : <span>{m.source}</span>}
+                {m.source === "uri" ? <Trunc text={withoutCredentials(m.uri ?? "")} max={120} /> : <span>{m.source}</span>}
                 {m.file_name && <span class="muted"> · {m.file_name}</span>}
                 {m.size !== undefined && <span class="muted"> · {bytes(m.size)}</span>}
               </dd>

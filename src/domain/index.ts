@@ -10,3 +10,4 @@ export * from "./clock.ts";
 export * from "./user.ts";
 export * from "./size.ts";
 export { issuesToFields, join as fieldPath } from "./issues.ts";
+export * from "./uri.ts";

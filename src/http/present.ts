@@ -2,7 +2,7 @@
  * How resources look over HTTP: the seed registry's list envelope, every
  * object with its resource_uri, times as ISO 8601 in UTC.
  */
-import { invalid, maskSecrets, type ParameterSpec, type ParameterValue } from "../domain/index.ts";
+import { inputsShown, invalid, maskSecrets, withoutCredentials, type ParameterSpec, type ParameterValue } from "../domain/index.ts";
 import type { DefinitionRow, JobMessage, JobRow } from "../store/index.ts";
 import type { App } from "./env.ts";
 
@@ -33,7 +33,8 @@ export function presentJob(row: JobRow, declared: Record<string, ParameterSpec> 
   const outputs: Record<string, unknown> = {};
   for (const [name, meta] of Object.entries(row.outputs as Record<string, { size?: number; file_name?: string; uri?: string }>)) {
     // Before stage-out an output sent to a storage is only where it will go.
-    outputs[name] = meta.size === undefined ? { uri: meta.uri } : { size: meta.size, file_name: meta.file_name, ...(meta.uri ? { uri: meta.uri } : {}), resource_uri: `${uri}outputs/${name}` };
+    const target = meta.uri && withoutCredentials(meta.uri);
+    outputs[name] = meta.size === undefined ? { uri: target } : { size: meta.size, file_name: meta.file_name, ...(target ? { uri: target } : {}), resource_uri: `${uri}outputs/${name}` };
   }
   return {
     id: row.id,
@@ -43,7 +44,7 @@ export function presentJob(row: JobRow, declared: Record<string, ParameterSpec> 
     definition_version: row.definitionVersion,
     state: row.state,
     parameters: maskSecrets(declared, row.parameters as Record<string, ParameterValue>),
-    inputs: row.inputs,
+    inputs: inputsShown(row.inputs),
     exit_status: row.exitStatus,
     created_at: iso(row.createdAt),
     queued_at: iso(row.queuedAt),
@@ -104,7 +105,9 @@ export function envelope(url: URL, limit: number, offset: number, total: number,
  * An event as a caller sees it: the `parameters` of a `created` or `updated`
  * event with every secret masked, by the job's definition version.
  */
-export function presentEvent<E extends { id?: string; parameters?: unknown }>(app: App, e: E): E {
+export function presentEvent<E extends { id?: string; parameters?: unknown; inputs?: unknown; outputs?: unknown }>(app: App, e: E): E {
+  // Credentials in input and output URIs are never shown (`created`, `updated`, `stage-out.finished` carry them).
+  if (e.inputs !== undefined || e.outputs !== undefined) e = { ...e, ...(e.inputs !== undefined ? { inputs: inputsShown(e.inputs) } : {}), ...(e.outputs !== undefined ? { outputs: inputsShown(e.outputs) } : {}) };
   if (e.parameters === undefined || e.id === undefined) return e;
   const values = e.parameters as Record<string, ParameterValue>;
   const job = app.store.jobs.get(e.id);

@@ -95,3 +95,16 @@ test("a server that is not there", async () => {
   expect(job.state).toBe("FAILED");
   expect(job.messages.map((m: any) => m.text).join("\n")).toMatch(/stage-in failed: GET http:\/\/127\.0\.0\.1:1\/nothing failed: .*ECONNREFUSED/);
 });
+
+test("a URI's user and password are used to fetch it, and shown nowhere: not in the job, not in its events", async () => {
+  const secret = "s3cr3t-pw";
+  const uri = `${server.url}text`.replace("http://", `http://reader:${secret}@`);
+  const created = await f.json("POST", "/api/job/", { process_definition: "tr", inputs: { input_file: { uri } } });
+  expect(created.status).toBe(201);
+  const job = (await f.json("GET", `/api/job/${created.body.id}/?wait=20`)).body;
+  expect(job.state).toBe("FINISHED");
+  expect(job.inputs.input_file.uri).toBe(`${server.url}text`);
+  const events = (await f.json("GET", `/api/job/${job.id}/events/`)).body;
+  expect(JSON.stringify(events)).not.toContain(secret);
+  expect(JSON.stringify(job)).not.toContain(secret);
+});

@@ -12,7 +12,7 @@ import { mayControlJob, maySeeJob, seesAll, type Actor } from "../../service/ind
 import type { JobRow } from "../../store/index.ts";
 import type { App } from "../env.ts";
 import { attachment, filesHere, logPath, outputFile, readFrom, sizeOf, type LogName } from "../job-files.ts";
-import { paging } from "../present.ts";
+import { paging, presentEvent } from "../present.ts";
 import type { UiEnv } from "./env.ts";
 import { page } from "../../../views/layout.tsx";
 import { DashboardView } from "../../../views/dashboard.tsx";
@@ -149,7 +149,8 @@ export function jobPages(app: App): Hono<UiEnv> {
     });
   });
 
-  const eventsOf = (job: JobRow) => app.store.events.listForJob(job.id, 0, EVENTS_SHOWN) as StoredEvent[];
+  // As the API shows them: secrets masked, credentials out of URIs.
+  const eventsOf = (job: JobRow) => app.store.events.listForJob(job.id, 0, EVENTS_SHOWN).map((e) => presentEvent(app, e)) as StoredEvent[];
   const declaredFor = (job: JobRow) => app.store.definitions.resolved(job.definitionId, job.definitionVersion)?.parameters ?? {};
   const tailOf = (job: JobRow, which: LogName) => {
     const path = logPath(app, job.id, which);
