@@ -74,6 +74,7 @@ export async function signIn(page: Page, base: string, user = ADMIN.user, passwo
   await page.goto(`${base}/login`);
   await page.getByLabel("Username").fill(user);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL((u) => !u.pathname.startsWith("/login"));
+  // Waiting is armed before the click, so a quick redirect cannot slip past it; and it gives up
+  // well before the test's own timeout, whose expiry would make bun kill this file's browser and flue.
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/login"), { timeout: 15_000 }), page.getByRole("button", { name: "Sign in" }).click()]);
 }
