@@ -42,6 +42,10 @@ export async function launch(opts: { colorScheme?: "light" | "dark" } = {}): Pro
     viewport: { width: 1280, height: 900 },
     colorScheme: opts.colorScheme ?? "light",
   });
+  // Every wait gives up well inside a test's 30 s: a test that times out makes bun test kill every
+  // process its file started (this browser, the flue under test), failing the tests after it too.
+  context.setDefaultTimeout(15_000);
+  context.setDefaultNavigationTimeout(15_000);
   const errors: string[] = [];
   const watch = (p: Page) => {
     p.on("console", (m) => {
