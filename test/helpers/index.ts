@@ -3,7 +3,7 @@
  * file, real processes, the compiled binary. Each helper cleans up after
  * itself when the test calls the returned `close`/`stop`.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App, type AppOptions } from "../../src/app.ts";
@@ -91,6 +91,32 @@ export interface Binary {
 }
 
 /**
+ * Where a flue binary keeps its jobs' cgroups: `flue-<instance>` under its
+ * own cgroup, when cgroup v2 is in use. A flue killed with -9 leaves that
+ * directory for its next start to reclaim; a test that never starts it
+ * again would leave it on the host for good, so kill9 removes it when
+ * nothing runs in it.
+ */
+function cgroupDirOf(pid: number, instance: () => string | undefined): () => string | undefined {
+  let base: string | undefined;
+  try {
+    const home = /^0::(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, "utf8"))?.[1];
+    const mount = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((l) => l.includes(" - cgroup2 "))?.split(" ")[4];
+    if (home !== undefined && mount) base = `${mount}${home === "/" ? "" : home}`;
+  } catch {}
+  return () => (base && instance() ? `${base}/flue-${instance()}` : undefined);
+}
+
+/** Removes a killed flue's cgroup directory, when nothing runs in it any more. */
+function removeEmptyCgroup(dir: string | undefined): void {
+  if (!dir || !existsSync(dir)) return;
+  try {
+    for (const cell of readdirSync(dir, { withFileTypes: true })) if (cell.isDirectory()) rmdirSync(`${dir}/${cell.name}`);
+    rmdirSync(dir);
+  } catch {} // a job's processes live on there: the next start of that flue reclaims it
+}
+
+/**
  * Starts the compiled binary on a free port. `dataDir` reuses a data dir
  * (for restart tests); `cwd` runs it from another directory.
  */
@@ -116,6 +142,7 @@ export async function startBinary(opts: { dataDir?: string; args?: string[]; env
     out += decoder.decode(value);
     url = /listening on (https?:\/\/\S+)/.exec(out)?.[1];
   }
+  const cgroupDir = cgroupDirOf(proc.pid, () => /instance: (\w+)/.exec(out)?.[1]);
   // Keep draining stdout so the binary never blocks on a full pipe.
   void (async () => {
     for (;;) {
@@ -139,6 +166,7 @@ export async function startBinary(opts: { dataDir?: string; args?: string[]; env
     kill9: async () => {
       proc.kill("SIGKILL");
       await proc.exited;
+      removeEmptyCgroup(cgroupDir());
     },
     fetch: (path, init = {}) => {
       const headers = new Headers(init.headers);
