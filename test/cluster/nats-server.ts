@@ -3,14 +3,9 @@
  * temp store dir, optionally with authentication; stopped and started again
  * on the same port and store, as an operator's restart would.
  */
-import { tempDir } from "../helpers/index.ts";
+import { freePort, tempDir } from "../helpers/index.ts";
 
-export async function freePort(): Promise<number> {
-  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = probe.port!;
-  await probe.stop(true);
-  return port;
-}
+export { freePort };
 
 async function accepting(port: number): Promise<boolean> {
   return Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then(
@@ -30,9 +25,8 @@ export interface NatsServer {
   remove: () => Promise<void>;
 }
 
-/** Starts nats-server with JetStream; `auth` is extra flags such as ["--auth", token]. */
-export async function startNatsServer(auth: string[] = []): Promise<NatsServer> {
-  const port = await freePort();
+/** Starts nats-server with JetStream; `auth` is extra flags such as ["--auth", token]; `port` when it must be known beforehand. */
+export async function startNatsServer(auth: string[] = [], port = freePort()): Promise<NatsServer> {
   const store = tempDir("flue-nats-");
   let proc: ReturnType<typeof Bun.spawn> | undefined;
   const start = async () => {

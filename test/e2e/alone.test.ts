@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, eventually, ROOT, startBinary, tempDir, TR_DEFINITION, type Binary } from "../helpers/index.ts";
+import { BINARY, eventually, freePort, ROOT, startBinary, tempDir, TR_DEFINITION, type Binary } from "../helpers/index.ts";
 import { curl, curlJson, USERPASS } from "./support.ts";
 
 const dir = tempDir("flue-e2e-alone-");
@@ -17,13 +17,6 @@ async function flue(...args: string[]) {
   const proc = Bun.spawn({ cmd: ["./flue", ...args], cwd: dir.path, env: ENV, stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { stdout, stderr, code };
-}
-
-async function freePort(): Promise<number> {
-  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = probe.port!;
-  await probe.stop(true);
-  return port;
 }
 
 beforeAll(() => {

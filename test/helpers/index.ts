@@ -176,6 +176,14 @@ export async function startBinary(opts: { dataDir?: string; args?: string[]; env
   };
 }
 
+/** A loopback TCP port nothing listens on right now (a server is opened on port 0 and closed at once). */
+export function freePort(): number {
+  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = probe.port!;
+  void probe.stop(true);
+  return port;
+}
+
 /** Polls `check` until it returns a truthy value or `ms` pass. */
 export async function eventually<T>(check: () => T | Promise<T>, ms = 10_000, every = 25): Promise<T> {
   const deadline = Date.now() + ms;

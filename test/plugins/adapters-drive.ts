@@ -4,7 +4,6 @@
  * attaches settle → stageOut → cleanup (always).
  */
 import type { AdapterDefinition, OutputResult, StagedSource } from "flue/plugin";
-import { createServer } from "node:net";
 import * as v from "valibot";
 import { adapterContext, spawnIn, type Harness } from "./harness.ts";
 
@@ -64,11 +63,4 @@ export async function drive(opts: { input?: Binding & { source: StagedSource }; 
   return out;
 }
 
-/** A TCP port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
+export { freePort } from "../helpers/index.ts";

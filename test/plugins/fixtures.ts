@@ -8,15 +8,9 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ConformanceFixture } from "../../src/adapters/api.ts";
+import { freePort } from "../helpers/index.ts";
+import { startNatsServer } from "../cluster/nats-server.ts";
 import { startS3Server } from "./s3-server.ts";
-
-/** A port for the tcp fixture's process to listen on: free now, and only one job uses it at a time. */
-function freePort(): number {
-  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = probe.port!;
-  probe.stop(true);
-  return port;
-}
 
 /** Listens once, reads the whole request, answers it back unchanged, then closes. */
 const ECHO = [
@@ -31,23 +25,10 @@ const ECHO = [
   "c.sendall(b''.join(parts)); c.close()",
 ].join("\n");
 
+/** A port for the tcp fixture's process to listen on: free now, and only one job uses it at a time. */
 const tcpPort = freePort();
+/** Where the nats fixture's server listens, once its setUp has started it. */
 const natsPort = freePort();
-
-/** A nats-server on `port`, ready for clients. */
-async function startNats(port: number): Promise<{ tearDown(): Promise<void> }> {
-  const server = Bun.spawn(["nats-server", "-a", "127.0.0.1", "-p", String(port)], { stdout: "ignore", stderr: "pipe" });
-  for (let i = 0; i < 200; i++) {
-    const up = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then(
-      (s) => (s.end(), true),
-      () => false,
-    );
-    if (up) return { tearDown: async () => void (server.kill(), await server.exited) };
-    await Bun.sleep(25);
-  }
-  server.kill();
-  throw new Error(`nats-server did not start: ${await new Response(server.stderr).text()}`);
-}
 
 export const FIXTURES: Record<string, ConformanceFixture> = {
   pipe: {
@@ -92,7 +73,10 @@ export const FIXTURES: Record<string, ConformanceFixture> = {
   nats: {
     // The output direction: the process's stdout published to a subject. (The input direction takes
     // messages, not a file the suite uploads; its own tests publish them: test/plugins/adapters.test.ts.)
-    setUp: () => startNats(natsPort),
+    async setUp() {
+      const server = await startNatsServer([], natsPort);
+      return { tearDown: () => server.remove() };
+    },
     copies: [
       {
         label: "file in, published out (cat)",
