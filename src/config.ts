@@ -49,6 +49,8 @@ export interface Config {
   heartbeatMs: number;
   /** Silence after which peers call an instance LOST; 0: three heartbeats and a second. */
   lostAfterMs: number;
+  /** How long a running job's message stays unacknowledged before the fleet redelivers it (ack_wait). */
+  failoverAfterMs: number;
   /** How long the fleet's events stream keeps events (an instance away longer misses what is older). */
   eventsMaxAgeMs: number;
 }
@@ -184,6 +186,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   "nats-tls-ca": { key: "natsTlsCa", help: "PEM CA file: connect to NATS over TLS, trusting servers it signed", default: "", parse: readableFile },
   heartbeat: { key: "heartbeatMs", help: "how often this instance tells the fleet it is alive", default: "2s", parse: parseDuration },
   "events-max-age": { key: "eventsMaxAgeMs", help: "how long the fleet's event stream keeps events; an instance away longer misses older ones", default: "168h", parse: parseDuration },
+  "failover-after": { key: "failoverAfterMs", help: "how long a job's instance may be silent before another instance runs the job again (the work queue's ack_wait)", default: "10s", parse: parseDuration },
   "lost-after": { key: "lostAfterMs", help: "silence after which an instance is LOST (none: 3 heartbeats + 1 s)", default: "", parse: (t, flag) => (t === "" ? 0 : parseDuration(t, flag)) },
 };
 
@@ -194,6 +197,7 @@ function checkFleet(config: Record<string, unknown>): void {
   if (!config.natsUser !== !config.natsPassword) throw new ConfigError("--nats-user and --nats-password go together: give both or neither");
   const ways = [config.natsUser && "--nats-user", config.natsToken && "--nats-token", config.natsCreds && "--nats-creds", config.natsNkey && "--nats-nkey"].filter(Boolean);
   if (ways.length > 1) throw new ConfigError(`${ways.join(" and ")}: give one way to authenticate to NATS`);
+  if ((config.failoverAfterMs as number) < 1000) throw new ConfigError("--failover-after must be at least 1s");
   if ((config.heartbeatMs as number) < 100) throw new ConfigError(`--heartbeat must be at least 100ms`);
   if (config.lostAfterMs === 0) config.lostAfterMs = 3 * (config.heartbeatMs as number) + 1000;
   else if ((config.lostAfterMs as number) <= (config.heartbeatMs as number)) throw new ConfigError("--lost-after must be longer than --heartbeat: one late heartbeat must not lose an instance");

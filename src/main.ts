@@ -63,7 +63,7 @@ function tlsOptions(config: Config): Bun.TLSOptions | undefined {
 async function joinFleet(app: App): Promise<void> {
   const cluster = await import("./cluster/index.ts");
   try {
-    app.fleet = await cluster.joinFleet(app.config, () => app.selfRecord(), app.store, (request) => app.jobs.handleControl(request));
+    app.fleet = await cluster.joinFleet(app.config, () => app.selfRecord(), app.store, (request) => app.jobs.handleControl(request), app.executor);
   } catch (e) {
     app.close();
     fail(e instanceof cluster.FleetJoinError ? e.message : `cannot join the fleet: ${(e as Error).message}`, 1);

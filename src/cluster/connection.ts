@@ -28,15 +28,23 @@ function options(config: Config, name: string): NodeConnectionOptions {
   return opts;
 }
 
+/** Whether each connection is connected now, as its status events said last. */
+const disconnected = new WeakSet<NatsConnection>();
+
+/** Whether the connection is up now (not closed, not between a disconnect and its reconnect). */
+export const natsConnected = (nc: NatsConnection): boolean => !nc.isClosed() && !disconnected.has(nc);
+
 /** Says each change of the connection once: a burst of failed reconnect attempts is one "lost" line. */
 async function logStatus(nc: NatsConnection): Promise<void> {
   let connected = true;
   for await (const s of nc.status()) {
     if (s.type === "disconnect" && connected) {
       connected = false;
+      disconnected.add(nc);
       console.log(`flue: lost NATS at ${s.server}; jobs go on here, reconnecting`);
     } else if (s.type === "reconnect" && !connected) {
       connected = true;
+      disconnected.delete(nc);
       console.log(`flue: reconnected to NATS at ${s.server}`);
     }
   }

@@ -2,12 +2,13 @@
  * The fleet: several flue instances on one NATS. Joining it means:
  * connection, the version rule, presence; definitions and users mirrored
  * from KV buckets; every event replicated through a stream; control
- * requests served for the jobs that run here. Jobs still run on the
- * instance that took them. main.ts imports this module only when --nats
+ * requests served for the jobs that run here; one work queue the executor
+ * takes its jobs from (work.ts), with fail-over. main.ts imports this module only when --nats
  * is given, so a single flue never loads the NATS client.
  */
 import { Kvm } from "@nats-io/kv";
 import type { Config } from "../config.ts";
+import type { Queue } from "../queue/index.ts";
 import type { Store } from "../store/index.ts";
 import { connectNats } from "./connection.ts";
 import { askControl, serveControl, type ControlHandler } from "./control.ts";
@@ -17,6 +18,7 @@ import { Presence, type SelfRecord } from "./presence.ts";
 import { agreeProtocol } from "./protocol.ts";
 import { FleetJoinError, type Fleet } from "./record.ts";
 import { SharedUsers } from "./users.ts";
+import { FleetQueue } from "./work.ts";
 
 export { FleetJoinError, type Fleet } from "./record.ts";
 
@@ -28,7 +30,7 @@ const LEAVE_PUBLISH_MS = 2000;
  * shared state and starts replicating events; throws a FleetJoinError (flue
  * exits 1) when any of it fails, leaving no connection behind.
  */
-export async function joinFleet(config: Config, self: () => SelfRecord, store: Store, control: ControlHandler): Promise<Fleet> {
+export async function joinFleet(config: Config, self: () => SelfRecord, store: Store, control: ControlHandler, executor: { useQueue(q: Queue): void }): Promise<Fleet> {
   const where = config.nats.join(", ");
   const { id, version } = self();
   const nc = await connectNats(config, `flue ${id}`);
@@ -40,15 +42,19 @@ export async function joinFleet(config: Config, self: () => SelfRecord, store: S
     const events = await EventReplicator.start(nc, store, id, config.eventsMaxAgeMs);
     const controlSub = serveControl(nc, id, control);
     const presence = await Presence.start(nc, kvm, self, { heartbeatMs: config.heartbeatMs, lostAfterMs: config.lostAfterMs });
+    const work = await FleetQueue.start(nc, store, { self: id, labels: config.labels, failoverAfterMs: config.failoverAfterMs, members: () => presence.members() });
+    executor.useQueue(work);
     return {
       description: `${where}, fleet protocol ${agreed.protocol}`,
       members: () => presence.members(),
       newDefinitionId: () => definitions.newId(),
       shareDefinition: (row) => definitions.put(row as Parameters<SharedDefinitions["put"]>[0]),
       unshareDefinition: (defId) => definitions.remove(defId),
+      enqueue: (items) => work.enqueue(items),
       ask: (instance, request) => askControl(nc, instance, request),
       leave: async () => {
         controlSub.unsubscribe();
+        await work.stop();
         await events.stop(LEAVE_PUBLISH_MS);
         definitions.stop();
         users.stop();

@@ -60,6 +60,12 @@ export interface Fleet {
   /** Shares a definition as it is now (a new one, or its new version). */
   shareDefinition(row: { id: number; version: number; definition: unknown; updatedAt: number }): Promise<void>;
   unshareDefinition(id: number): Promise<void>;
+  /**
+   * Puts jobs about to be queued on the work queue and waits until the
+   * stream has them all; rejects when NATS is away or does not confirm,
+   * and then the caller records nothing (no job is created or queued).
+   */
+  enqueue(items: { id: string; attempts: number; application: string | undefined; inputs: unknown }[]): Promise<void>;
   /** Asks `instance` to act on one of its jobs; rejects when it does not answer. */
   ask(instance: string, request: ControlRequest): Promise<ControlReply>;
   /** Where the fleet is, for the start-up line: the NATS servers and the protocol agreed. */

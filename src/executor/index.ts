@@ -64,7 +64,7 @@ export class Executor {
 
   constructor(
     private readonly store: Store,
-    private readonly queue: Queue,
+    private queue: Queue,
     private readonly opts: ExecutorOptions,
   ) {
     this.files = new JobFiles(opts.dataDir, 2 * opts.slots + 8, this.userOf(1) !== undefined);
@@ -98,11 +98,18 @@ export class Executor {
     return this.containment?.reason;
   }
 
+  /** Takes jobs from `queue` instead (the fleet's, once joined); before start() only. */
+  useQueue(queue: Queue): void {
+    if (this.accepting) throw new Error("the executor's queue cannot change once it runs");
+    this.queue = queue;
+  }
+
   /** Recovers what a previous run left, announces readiness and starts dispatching. */
   start(): void {
     this.containment = openContainment(this.opts.instanceId, this.opts.containment);
     this.recover();
     this.accepting = true;
+    this.queue.attach?.({ free: () => (this.accepting ? this.freeThreads.length : 0), wake: () => this.scheduleDispatch() });
     this.unsubscribe = this.store.events.subscribe((e) => {
       if (e.type === "started") this.starting.delete(e.id!);
       if (e.type === "queued" || e.type === "executor.ready") this.scheduleDispatch();
@@ -121,7 +128,10 @@ export class Executor {
 
   /**
    * Jobs left RUNNING by this instance when it died: kill whatever of their
-   * processes is still alive, then retry or fail each by its policy.
+   * processes is still alive, then retry or fail each by its policy. From a
+   * shared queue only the processes and files: the job's message comes back
+   * once its ack_wait ends, and the fleet runs it again (here, or where it
+   * already moved on: this instance's view of it may be behind).
    */
   private recover(): void {
     const jobs = this.store.jobs.runningOn(this.opts.instanceId);
@@ -130,6 +140,11 @@ export class Executor {
     this.containment!.recover();
     for (const job of jobs) {
       this.files.reclaimWorkDir(job.id, job.attempts);
+      if (this.queue.shared) {
+        const n = killed.get(job.id) ?? 0;
+        if (n) console.log(`flue: stopped ${n === 1 ? "the process" : `${n} processes`} left by job ${job.id}; the fleet runs the job again`);
+        continue;
+      }
       const left = job.attempts < job.maxAttempts;
       const n = killed.get(job.id) ?? 0;
       const reason =
@@ -152,16 +167,17 @@ export class Executor {
   /** One look at the queue for as many jobs as there are free slots. */
   private dispatch(): void {
     if (!this.accepting || this.freeThreads.length === 0) return;
-    for (const o of this.queue.claim(this.freeThreads.length, this.starting)) this.launch(o.job);
+    for (const o of this.queue.claim(this.freeThreads.length, this.starting)) this.launch(o.job, o.note);
   }
 
-  private launch(job: QueuedJob): void {
+  private launch(job: QueuedJob, note?: string): void {
     const jobId = job.id;
     const thread = this.freeThreads.pop()!;
     const attempt = job.attempts + 1;
     const controller = new AbortController();
     const emit = (type: string, fields: Record<string, unknown> = {}) => this.emit({ type, id: jobId, thread, ...fields });
     this.starting.set(jobId, true);
+    if (note) emit("message", { text: note, level: "warning" });
     emit("started", { attempt });
     const run = async (): Promise<AttemptEnd> => {
       let def: ResolvedDefinition;
@@ -193,6 +209,7 @@ export class Executor {
       .then((end) => this.settle(jobId, attempt, job.maxAttempts, end, emit))
       .catch((e) => console.error(`flue: could not record the end of job ${jobId}:`, e))
       .finally(() => {
+        this.queue.ended?.(jobId);
         this.running.delete(jobId);
         this.freeThreads.push(thread);
         this.scheduleDispatch();

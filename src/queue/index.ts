@@ -10,11 +10,30 @@ export interface Offered {
   id: string;
   attempt: number;
   job: QueuedJob;
+  /** Why this attempt starts, when the job said nothing yet: a fail-over says which instance was lost. */
+  note?: string;
+}
+
+/** What a queue that fills itself in the background needs of the executor. */
+export interface QueueHost {
+  /** Slots free now (0 while not taking jobs). */
+  free(): number;
+  /** Makes the executor look at the queue again soon. */
+  wake(): void;
 }
 
 export interface Queue {
   /** Up to `n` queued jobs for this instance to start now, oldest first, none of them in `exclude`. */
   claim(n: number, exclude: ReadonlyMap<string, unknown>): Offered[];
+  /**
+   * Shared by a fleet: a job left RUNNING here when flue died is the fleet's
+   * to run again, not this instance's to retry or fail.
+   */
+  readonly shared?: boolean;
+  /** Called once when the executor starts. */
+  attach?(host: QueueHost): void;
+  /** An attempt of the job, started from this queue, ended here (its end is emitted). */
+  ended?(jobId: string): void;
 }
 
 /** How many queued jobs one look at the store reads ahead. */

@@ -21,8 +21,12 @@ import { canSubmit, forbidden, maySeeJob, mayControlJob, seesAll, type Actor } f
 import { parseRef } from "./definitions.ts";
 import type { ControlReply, ControlRequest, Fleet } from "../cluster/record.ts";
 
+type WorkItem = Parameters<Fleet["enqueue"]>[0][number];
+
 /** After the instance that runs a job acted, how long to wait for its event to arrive here. */
 const REPLICATED_MS = 3000;
+/** What a submission or a queue answers when the fleet's work queue cannot take its jobs: nothing was recorded. */
+export const NATS_UNREACHABLE = "the fleet's NATS is unreachable; nothing was queued, try again";
 import { missingInputs, readInputJson, readSubmission, throwIfAny, type InputGiven, type Storages, type Submission } from "./job-input.ts";
 
 export class JobService {
@@ -75,10 +79,12 @@ export class JobService {
 
     const events: FlueEvent[] = [];
     const ids: string[] = [];
+    const work: WorkItem[] = [];
     for (const s of subs) {
       const id = newId();
       ids.push(id);
       const inputs = await this.writeInputs(id, s.inputs);
+      if (s.state === "QUEUED") work.push({ id, attempts: 0, application: s.resolved.application, inputs });
       events.push(
         this.event("created", id, {
           definition_id: s.definition.id,
@@ -91,12 +97,30 @@ export class JobService {
           max_attempts: s.resolved.retries.count + 1,
         }),
       );
-      if (s.state === "QUEUED") events.push(this.event("queued", id));
+      if (s.state === "QUEUED") events.push(this.event("queued", id), ...this.unservable(id, s.resolved.application));
+    }
+    // In a fleet the work messages go first, confirmed by the stream: if they cannot, no job is made (503).
+    try {
+      await this.enqueue(work);
+    } catch (e) {
+      for (const id of ids) this.executor.files.remove(id, 0);
+      throw e;
     }
     // One row for a bulk submission, with every id in the details, in the events' transaction.
     this.store.events.withNext(() => this.store.audit.record(actor, "job.submit", many ? `${ids.length} jobs` : ids[0], many ? { ids } : undefined));
     await this.store.events.commit(...events);
     return ids.map((id) => this.store.jobs.get(id)!);
+  }
+
+  /** In a fleet, publishes the jobs' work messages and waits for the stream; a 503 when NATS cannot take them. */
+  private async enqueue(work: WorkItem[]): Promise<void> {
+    const fleet = this.fleet();
+    if (!fleet || work.length === 0) return;
+    try {
+      await fleet.enqueue(work);
+    } catch {
+      throw new AppError(503, "fleet_unavailable", NATS_UNREACHABLE);
+    }
   }
 
   private async writeInputs(id: string, inputs: Record<string, InputGiven>): Promise<Record<string, InputMeta>> {
@@ -110,6 +134,17 @@ export class JobService {
       await Bun.write(this.executor.files.input(id, name), "bytes" in data ? data.bytes : data.file);
     }
     return metas;
+  }
+
+  /**
+   * In a fleet, a warning on a job queued for an application no ACTIVE
+   * instance offers: it is not lost, it waits, and says so.
+   */
+  private unservable(id: string, application: string | undefined): FlueEvent[] {
+    const fleet = this.fleet();
+    if (!fleet || application === undefined) return [];
+    if (fleet.members().some((m) => m.state === "ACTIVE" && m.labels.includes(application))) return [];
+    return [this.event("message", id, { text: `no instance offers application ${application} yet; it waits until one joins`, level: "warning" })];
   }
 
   /** A job the actor may see, or 404 (never 403: others' jobs are not admitted to exist). */
@@ -169,9 +204,11 @@ export class JobService {
     const allInputs = { ...(job.inputs as Record<string, InputMeta>) };
     if (b.state === "QUEUED") errors.push(...missingInputs(def, { ...allInputs, ...inputs }, "inputs"));
     throwIfAny(errors);
+    const given = Object.fromEntries(Object.entries(inputs).map(([name, g]) => [name, g.meta]));
+    if (b.state === "QUEUED") await this.enqueue([{ id, attempts: job.attempts, application: def.application, inputs: { ...allInputs, ...given } }]);
     Object.assign(allInputs, await this.writeInputs(id, inputs));
     const events = [this.event("updated", id, { parameters: params.values, inputs: allInputs })];
-    if (b.state === "QUEUED") events.push(this.event("queued", id));
+    if (b.state === "QUEUED") events.push(this.event("queued", id), ...this.unservable(id, def.application));
     // Which fields changed, never their values: a parameter may be a secret.
     const changed = { parameters: Object.keys((b.parameters as object | undefined) ?? {}), inputs: Object.keys(inputs), queued: b.state === "QUEUED" };
     this.store.events.withNext(() => this.store.audit.record(actor, "job.update", id, changed));
@@ -186,12 +223,14 @@ export class JobService {
   }
 
   /** NEW → QUEUED. */
-  queue(id: string, actor: Actor): JobRow {
+  async queue(id: string, actor: Actor): Promise<JobRow> {
     const job = this.control(id, actor, "queue");
     if (job.state !== "NEW") throw conflict(`job ${id} is ${job.state}; only a NEW job can be queued`);
     throwIfAny(missingInputs(this.definitionOf(job), job.inputs as Record<string, unknown>, "inputs"), "the job cannot be queued");
+    await this.enqueue([{ id, attempts: job.attempts, application: this.definitionOf(job).application, inputs: job.inputs }]);
+    if (this.store.jobs.get(id)?.state !== "NEW") throw conflict(`job ${id} is ${this.store.jobs.get(id)?.state} now; only a NEW job can be queued`);
     this.store.events.withNext(() => this.store.audit.record(actor, "job.queue", id));
-    this.store.events.append(this.event("queued", id));
+    this.store.events.append(this.event("queued", id), ...this.unservable(id, this.definitionOf(job).application));
     return this.store.jobs.get(id)!;
   }
 

@@ -3,7 +3,10 @@
  * instances of the compiled binary: definitions, users and tokens made on
  * one are usable on all; every job and event shows everywhere; cancel
  * reaches the instance that runs the job; a NATS restart and an instance
- * restart lose nothing and apply nothing twice.
+ * restart lose nothing and apply nothing twice. Jobs go to the fleet's one
+ * queue, so a test that needs a job to run on a given instance pins it by
+ * label: A, B and C offer `a`, `b` and `c`, and definitions name one as
+ * their `application`.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { basic, eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
@@ -21,8 +24,8 @@ const binaries: Binary[] = [];
 const dirs: { remove: () => void }[] = [];
 let a: Member, b: Member, c: Member;
 
-async function member(dataDir?: string): Promise<Member> {
-  const bin = await startBinary({ dataDir, args: ["--nats", nats.url, "--heartbeat", "0.5s", "--slots", "2"] });
+async function member(dataDir: string, label: string): Promise<Member> {
+  const bin = await startBinary({ dataDir, args: ["--nats", nats.url, "--heartbeat", "0.5s", "--slots", "2", "--labels", label] });
   binaries.push(bin);
   return Object.assign(bin, { id: /instance: (\w+)/.exec(bin.output())![1] });
 }
@@ -45,7 +48,7 @@ beforeAll(async () => {
   nats = await startNatsServer();
   const dirA = tempDir(), dirB = tempDir(), dirC = tempDir();
   dirs.push(dirA, dirB, dirC);
-  [a, b, c] = await Promise.all([member(dirA.path), member(dirB.path), member(dirC.path)]);
+  [a, b, c] = await Promise.all([member(dirA.path, "a"), member(dirB.path, "b"), member(dirC.path, "c")]);
 });
 afterAll(async () => {
   for (const x of binaries) if (x.proc.exitCode === null) await x.kill9();
@@ -53,21 +56,31 @@ afterAll(async () => {
   for (const d of dirs) d.remove();
 });
 
+/** `echo hello` on C, the same on A, `sleep 30` on C, and on A a short nap that then says hello. */
 let echo: number;
+let echoA: number;
 let sleeper: number;
+let napA: number;
 
 test("a definition made on A is listed on B and C; a job of it submitted on C runs there, and A and B show it FINISHED with all its events", async () => {
-  const made = await post(a, "/api/process_definition/", { definition: { name: "hello", exec: "/bin/echo", argv: ["hello"] } });
+  const made = await post(a, "/api/process_definition/", { definition: { name: "hello", exec: "/bin/echo", argv: ["hello"], application: "c" } });
   expect(made.status).toBe(201);
   echo = made.body.id;
-  const slept = await post(b, "/api/process_definition/", { definition: { name: "nap", exec: "/bin/sleep", argv: ["30"] } });
+  const slept = await post(b, "/api/process_definition/", { definition: { name: "nap", exec: "/bin/sleep", argv: ["30"], application: "c" } });
   expect(slept.status).toBe(201);
   sleeper = slept.body.id;
   expect(sleeper).not.toBe(echo); // ids are fleet-wide
+  const onA = await post(c, "/api/process_definition/", { definition: { name: "hello-a", exec: "/bin/echo", argv: ["hello"], application: "a" } });
+  expect(onA.status).toBe(201);
+  echoA = onA.body.id;
+  const napped = await post(c, "/api/process_definition/", { definition: { name: "nap-a", exec: "/bin/sh", argv: ["-c", "sleep 1; echo hello"], application: "a" } });
+  expect(napped.status).toBe(201);
+  napA = napped.body.id;
+  expect(new Set([echo, sleeper, echoA, napA]).size).toBe(4);
   for (const x of [a, b, c]) {
     await eventually(async () => {
       const names = ((await (await x.fetch("/api/process_definition/")).json()) as { objects: { id: number; name: string }[] }).objects.map((d) => `${d.id}:${d.name}`);
-      return names.includes(`${echo}:hello`) && names.includes(`${sleeper}:nap`);
+      return [`${echo}:hello`, `${sleeper}:nap`, `${echoA}:hello-a`, `${napA}:nap-a`].every((n) => names.includes(n));
     }, 2000);
   }
   const job = await submit(c, echo);
@@ -101,6 +114,8 @@ test("a user made on A signs in on B; a token made on B works on C; a revoked on
 test("B lists jobs submitted on A and C; SSE on B sees a job finishing on A", async () => {
   const res = await b.fetch("/api/events?pattern=job.*.finished");
   const reader = res.body!.getReader();
+  // The job on C may finish first: read until A's job's `finished` arrives.
+  let wanted = "";
   const seen = (async () => {
     let text = "";
     const decoder = new TextDecoder();
@@ -108,10 +123,11 @@ test("B lists jobs submitted on A and C; SSE on B sees a job finishing on A", as
       const { value, done } = await reader.read();
       if (done) return text;
       text += decoder.decode(value);
-      if (text.includes('"type":"finished"')) return text;
+      if (wanted && text.includes(`"routing_key":"job.${wanted}.finished"`)) return text;
     }
   })();
-  const onA = await submit(a, echo);
+  const onA = await submit(a, echoA);
+  wanted = onA.id;
   const onC = await submit(c, echo);
   const sse = await Promise.race([seen, Bun.sleep(5000).then(() => "")]);
   expect(sse).toContain(onA.id);
@@ -142,18 +158,38 @@ test("cancel on A of a long job running on C stops its process, and every instan
   for (const x of [a, b, c]) await eventually(async () => (await stateOn(x, job.id)) === "CANCELLED", 2000);
 });
 
-test("NATS restarts: jobs submitted on A meanwhile run there, and then B and C see each of them and their events once", async () => {
-  await nats.stop();
+test("NATS restarts: submitting meanwhile is a 503 that makes no job; jobs submitted on A before run there, and then B and C see each of them and their events once", async () => {
   const jobs: Job[] = [];
-  for (let i = 0; i < 5; i++) jobs.push(await submit(a, echo));
-  for (const j of jobs) await eventually(async () => (await stateOn(a, j.id)) === "FINISHED", 10_000);
+  for (let i = 0; i < 5; i++) jobs.push(await submit(a, napA));
+  await eventually(async () => (await stateOn(a, jobs[0].id)) === "RUNNING", 5000);
+  const listed = async () => ((await (await a.fetch("/api/job/?limit=1000")).json()) as { meta: { total_count: number } }).meta.total_count;
+  const before = await listed();
+  await nats.stop();
+  await eventually(() => a.output().includes("lost NATS"), 5000);
+  const refused = await post(a, "/api/job/", { process_definition: echoA });
+  expect(refused.status).toBe(503);
+  expect(refused.body.error.message).toBe("the fleet's NATS is unreachable; nothing was queued, try again");
+  expect(await listed()).toBe(before);
+  // A keeps running what it took before the outage.
+  await eventually(async () => (await stateOn(a, jobs[0].id)) === "FINISHED", 5000);
   await nats.start();
+  for (const j of jobs) await eventually(async () => (await stateOn(a, j.id)) === "FINISHED", 20_000);
   for (const x of [b, c]) {
     for (const j of jobs) {
       await eventually(async () => (await stateOn(x, j.id)) === "FINISHED", 15_000);
       await eventually(async () => (await eventTypes(x, j.id)).join() === (await eventTypes(a, j.id)).join(), 3000);
     }
   }
+  for (const j of jobs) {
+    expect((await getJob(a, j.id))!.instance).toBe(a.id);
+    expect((await eventTypes(a, j.id)).filter((t) => t === "started").length).toBe(1);
+  }
+  // Submitting works again.
+  const after = await eventually(async () => {
+    const res = await post(a, "/api/job/", { process_definition: echoA });
+    return res.status === 201 ? (res.body as Job) : undefined;
+  }, 10_000, 250);
+  await eventually(async () => (await stateOn(b, after!.id)) === "FINISHED", 10_000);
   // A definition made after the restart reaches everyone too: the mirrors were made anew.
   const later = await post(c, "/api/process_definition/", { definition: { name: "later", exec: "/bin/true" } });
   expect(later.status).toBe(201);
@@ -176,10 +212,10 @@ test("a cancel for an instance that is gone is a clear 409", async () => {
 test("an instance restarted on its data dir catches up with what happened while it was down, nothing twice", async () => {
   const dirB = b.dataDir;
   expect(await b.stop()).toBe(0);
-  const jobs = [await submit(a, echo), await submit(a, echo)];
+  const jobs = [await submit(a, echoA), await submit(a, echoA)];
   const def = await post(a, "/api/process_definition/", { definition: { name: "while-away", exec: "/bin/true" } });
   for (const j of jobs) await eventually(async () => (await stateOn(a, j.id)) === "FINISHED", 10_000);
-  b = await member(dirB);
+  b = await member(dirB, "b");
   for (const j of jobs) {
     await eventually(async () => (await stateOn(b, j.id)) === "FINISHED", 5000);
     expect(await eventTypes(b, j.id)).toEqual(await eventTypes(a, j.id));

@@ -40,6 +40,7 @@ describe("loadConfig", () => {
       heartbeatMs: 2000,
       lostAfterMs: 7000,
       eventsMaxAgeMs: 168 * 3600 * 1000,
+      failoverAfterMs: 10_000,
     });
   });
 

@@ -89,7 +89,7 @@ export function jobRoutes(app: App) {
   });
 
   r.patch("/:id", async (c) => c.json(present(await app.jobs.patch(c.req.param("id"), await readJson(c), c.get("actor")))));
-  r.post("/:id/queue", (c) => c.json(present(app.jobs.queue(c.req.param("id"), c.get("actor")))));
+  r.post("/:id/queue", async (c) => c.json(present(await app.jobs.queue(c.req.param("id"), c.get("actor")))));
   r.post("/:id/cancel", async (c) => c.json(present(await app.jobs.cancel(c.req.param("id"), c.get("actor")))));
   r.delete("/:id", async (c) => {
     await app.jobs.delete(c.req.param("id"), c.get("actor"));
