@@ -5,13 +5,14 @@
  *
  *   scripts/bench            the full run (a few minutes)
  *   scripts/bench --tiny     every case on tiny sizes (the test suite runs this)
- *   scripts/bench --only=throughput,store   some cases (throughput, submit, dispatch, store, memory, binary)
+ *   scripts/bench --only=throughput,store   some cases (throughput, submit, dispatch, store, memory, binary, fleet)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { machine, ROOT, table, type Bench } from "./bench-lib.ts";
 import { binary, memory, storeScale } from "./bench-resources.ts";
 import { dispatchLatency, submitLatency, throughput } from "./bench-speed.ts";
+import { fleet } from "./bench-fleet.ts";
 
 const tiny = process.argv.includes("--tiny");
 const out = process.argv.includes("--no-write") || tiny || process.argv.some((a) => a.startsWith("--only=")) ? undefined : join(ROOT, "docs/benchmarks.md");
@@ -32,7 +33,7 @@ const build = Bun.spawnSync([process.execPath, join(ROOT, "scripts/build.ts")], 
 if (build.exitCode !== 0) process.exit(1);
 const began = Date.now();
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
-const cases = { throughput, submit: submitLatency, dispatch: dispatchLatency, store: storeScale, memory, binary };
+const cases = { throughput, submit: submitLatency, dispatch: dispatchLatency, store: storeScale, memory, binary, fleet };
 for (const [name, run] of Object.entries(cases)) if (!only || only.includes(name)) await run(b);
 
 const m = machine();

@@ -28,6 +28,8 @@ test("scripts/bench --tiny prints a row for every case", async () => {
     /^\| RSS peak while a job writes .* \| [\d.]+ MB \|/m,
     /^\| binary size \| [\d.]+ MB \|/m,
     /^\| exec → first HTTP 200, empty data dir \(median\) \| [\d.]+ ms \|/m,
+    /^\| fleet: 16 jobs of sleep 0.2 s, 2 slots each, three instances against one \| [\d.]+ jobs\/s \| one instance: [\d.]+ jobs\/s/m,
+    /^\| fleet: fail-over, kill -9 → the next attempt started .*\| [\d.]+ s \|/m,
   ]) {
     expect(out).toMatch(row);
   }
