@@ -129,6 +129,14 @@ function readableFile(text: string, flag: string): string | undefined {
   return path;
 }
 
+/** One of a few words, as written; anything else names the flag and the words. */
+function choice(...words: string[]) {
+  return (text: string, flag: string) => {
+    if (!words.includes(text)) throw new ConfigError(`${flag} must be ${words.slice(0, -1).join(", ")} or ${words.at(-1)}, not "${text}"`);
+    return text as Config[keyof Config];
+  };
+}
+
 export const FLAGS: Record<string, FlagSpec> = {
   host: { key: "host", help: "address to listen on", default: "127.0.0.1", parse: (t) => t },
   port: { key: "port", help: "port to listen on (0 picks a free one)", default: "8000", parse: integer(0, 65535) },
@@ -146,10 +154,7 @@ export const FLAGS: Record<string, FlagSpec> = {
     key: "containment",
     help: "auto: a cgroup per job where cgroup v2 allows, else process groups; process-group: never cgroups",
     default: "auto",
-    parse: (t, flag) => {
-      if (t !== "auto" && t !== "process-group") throw new ConfigError(`${flag} must be auto or process-group, not "${t}"`);
-      return t;
-    },
+    parse: choice("auto", "process-group"),
   },
   "run-as": {
     key: "runAs",
@@ -171,10 +176,7 @@ export const FLAGS: Record<string, FlagSpec> = {
     key: "tlsClientUser",
     help: "cn: a client certificate signs in as the flue user its subject's CN names; none: users still sign in",
     default: "none",
-    parse: (t, flag) => {
-      if (t !== "none" && t !== "cn") throw new ConfigError(`${flag} must be cn or none, not "${t}"`);
-      return t;
-    },
+    parse: choice("cn", "none"),
   },
   labels: { key: "labels", help: "comma-separated application labels this instance provides, e.g. ffmpeg,R", default: "", parse: labels },
   nats: { key: "nats", help: "comma-separated NATS server URLs; with them flue joins the fleet there", default: "", parse: natsUrls },

@@ -4,6 +4,7 @@
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { AppError } from "../domain/index.ts";
+import type { Context } from "hono";
 import type { OutputMeta } from "../executor/index.ts";
 import type { JobRow } from "../store/index.ts";
 import type { App } from "./env.ts";
@@ -52,3 +53,11 @@ export function readFrom(path: string, offset: number, max: number): Uint8Array 
 
 /** A file name safe inside a quoted Content-Disposition. */
 export const attachment = (name: string) => `attachment; filename="${name.replace(/["\\\r\n]/g, "_")}"`;
+
+/** A file as a download: its bytes streamed, with its length and the name to save it as. */
+export function sendFile(c: Context, path: string, fileName: string, type = "application/octet-stream"): Response {
+  c.header("Content-Type", type);
+  c.header("Content-Disposition", attachment(fileName));
+  c.header("Content-Length", String(sizeOf(path)));
+  return c.body(Bun.file(path).stream());
+}

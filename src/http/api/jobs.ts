@@ -1,16 +1,18 @@
 /** /api/job/ — submit, list, read, change, queue, cancel, delete; logs, outputs, events. */
 import { Hono, type Context } from "hono";
 import { stream } from "hono/streaming";
-import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { AppError, invalid, isFinal, JOB_STATES, type JobState } from "../../domain/index.ts";
 import { parseRef } from "../../service/index.ts";
 import type { JobRow } from "../../store/index.ts";
 import { readJson } from "../errors.ts";
 import type { App, HonoEnv } from "../env.ts";
 import { envelope, jobUri, paging, presentEvent, presentJob, queryFlag } from "../present.ts";
-import { attachment, filesHere, logPath, outputFile } from "../job-files.ts";
+import { filesHere, logPath, outputFile, readFrom, sendFile } from "../job-files.ts";
 
 const MAX_WAIT = 600;
+/** How much of a followed log is read and sent at a time. */
+const CHUNK = 64 * 1024;
 
 export function jobRoutes(app: App) {
   const r = new Hono<HonoEnv>({ strict: false });
@@ -120,7 +122,6 @@ export function jobRoutes(app: App) {
     return stream(c, async (s) => {
       let path = pathOf();
       let offset = 0;
-      const buf = new Uint8Array(64 * 1024);
       for (;;) {
         const current = app.store.jobs.get(job.id);
         const done = !current || isFinal(current.state as JobState);
@@ -129,17 +130,9 @@ export function jobRoutes(app: App) {
           path = nextPath; // a new attempt: follow its log from the start
           offset = 0;
         }
-        if (path && existsSync(path) && statSync(path).size > offset) {
-          const fd = openSync(path, "r");
-          try {
-            let n: number;
-            while ((n = readSync(fd, buf, 0, buf.length, offset)) > 0) {
-              offset += n;
-              await s.write(buf.slice(0, n));
-            }
-          } finally {
-            closeSync(fd);
-          }
+        for (let chunk = path ? readFrom(path, offset, CHUNK) : undefined; chunk?.length; chunk = readFrom(path!, offset, CHUNK)) {
+          offset += chunk.length;
+          await s.write(chunk);
         }
         if (done || s.aborted) return;
         await s.sleep(100);
@@ -158,10 +151,7 @@ export function jobRoutes(app: App) {
       const known = Object.keys(job.outputs as object);
       return c.json({ error: { code: "not_found", message: `job ${job.id} has no output "${name}"${known.length ? `; it has: ${known.join(", ")}` : job.state === "FINISHED" ? "" : ` (it is ${job.state})`}` } }, 404);
     }
-    c.header("Content-Type", "application/octet-stream");
-    c.header("Content-Disposition", attachment(found.meta.file_name));
-    c.header("Content-Length", String(statSync(found.path).size));
-    return c.body(Bun.file(found.path).stream());
+    return sendFile(c, found.path, found.meta.file_name);
   });
 
   return r;

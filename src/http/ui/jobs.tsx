@@ -11,7 +11,7 @@ import type { InputMeta } from "../../executor/index.ts";
 import { mayControlJob, maySeeJob, seesAll, type Actor } from "../../service/index.ts";
 import type { JobRow } from "../../store/index.ts";
 import type { App } from "../env.ts";
-import { attachment, filesHere, logPath, outputFile, readFrom, sizeOf, type LogName } from "../job-files.ts";
+import { attachment, filesHere, logPath, outputFile, readFrom, sendFile, sizeOf, type LogName } from "../job-files.ts";
 import { paging, presentEvent } from "../present.ts";
 import type { UiEnv } from "./env.ts";
 import { page } from "../../../views/layout.tsx";
@@ -265,11 +265,12 @@ export function jobPages(app: App): Hono<UiEnv> {
     const job = app.jobs.get(c.req.param("id")!, c.get("actor"));
     filesHere(app, job);
     const path = logPath(app, job.id, which);
-    c.header("Content-Type", "text/plain; charset=utf-8");
-    c.header("Content-Disposition", attachment(`${job.id}.${which}.txt`));
-    if (!path || !existsSync(path)) return c.body("");
-    c.header("Content-Length", String(sizeOf(path)));
-    return c.body(Bun.file(path).stream());
+    if (!path || !existsSync(path)) {
+      c.header("Content-Type", "text/plain; charset=utf-8");
+      c.header("Content-Disposition", attachment(`${job.id}.${which}.txt`));
+      return c.body("");
+    }
+    return sendFile(c, path, `${job.id}.${which}.txt`, "text/plain; charset=utf-8");
   };
   ui.get("/jobs/:id/stdout", download("stdout"));
   ui.get("/jobs/:id/stderr", download("stderr"));
@@ -280,10 +281,7 @@ export function jobPages(app: App): Hono<UiEnv> {
     filesHere(app, job);
     const found = outputFile(app, job, name);
     if (!found) throw notFound(`output "${name}" of job ${job.id}`);
-    c.header("Content-Type", "application/octet-stream");
-    c.header("Content-Disposition", attachment(found.meta.file_name));
-    c.header("Content-Length", String(sizeOf(found.path)));
-    return c.body(Bun.file(found.path).stream());
+    return sendFile(c, found.path, found.meta.file_name);
   });
 
   ui.post("/jobs/:id/cancel", async (c) => {
