@@ -176,7 +176,6 @@ async function attemptSteps(
     signal,
     containment: env.containment,
     user: env.user,
-    cellName: `${job.id}-${attempt}`,
     onSpawn: (pid) => {
       env.emit("execution.started", { executable, pid });
       if (hooks) attached = attach(hooks.stages, { pid, ended: new Promise<void>((res) => (ended = res)) });

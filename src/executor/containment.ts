@@ -1,11 +1,14 @@
 /**
  * What holds a job's processes, so that stopping a job stops all of them.
  *
- * With cgroup v2 each attempt gets its own cgroup, under
- * `<cgroup2 mount><flue's cgroup>/flue-<instance id>/`. A child is born
- * inside it: flue moves itself in, spawns, and moves itself back, all
+ * With cgroup v2 each running attempt has a cgroup of its own (a cell),
+ * under `<cgroup2 mount><flue's cgroup>/flue-<instance id>/`. A child is
+ * born inside it: flue moves itself in, spawns, and moves itself back, all
  * synchronously so nothing else of flue runs there. `cgroup.kill` then
- * stops every process in it, daemons that called setsid included.
+ * stops every process in it, daemons that called setsid included. A cell
+ * that is empty again goes back to a pool for the next attempt: making and
+ * removing a cgroup costs ~80 µs of flue's CPU a job, and cgroup2 cannot
+ * rename one, so cells are named by number, not by job.
  *
  * Where the host gives no writable cgroup2, the process group is all there
  * is (a setsid'd daemon escapes it); recovery's /proc scan covers the rest.
@@ -19,7 +22,7 @@ export type ContainmentKind = "cgroup" | "process-group";
 export interface Cell {
   /** Kills every process in the cell at once; the group's SIGKILL is the caller's. */
   kill(): void;
-  /** Kills what is left, waits (bounded) until the cell is empty and removes it. */
+  /** Kills what is left and waits (bounded) until the cell is empty; then it may hold the next attempt. */
   destroy(): Promise<void>;
 }
 
@@ -27,8 +30,8 @@ export interface Containment {
   readonly kind: ContainmentKind;
   /** Why cgroups are not used, when they are not. */
   readonly reason?: string;
-  /** Runs `spawn` so that the process it starts, and all its descendants, are in a new cell named `name`. */
-  spawnIn<T>(name: string, spawn: () => T): { value: T; cell: Cell };
+  /** Runs `spawn` so that the process it starts, and all its descendants, are in a cell of their own. */
+  spawnIn<T>(spawn: () => T): { value: T; cell: Cell };
   /** Kills and removes cells an earlier run of this instance left; returns their names. */
   recover(): string[];
   /** Removes flue's own cgroup directory (its cells must be gone). */
@@ -40,7 +43,7 @@ const noCell: Cell = { kill() {}, destroy: async () => {} };
 export const processGroupOnly = (reason?: string): Containment => ({
   kind: "process-group",
   reason,
-  spawnIn: (_name, spawn) => ({ value: spawn(), cell: noCell }),
+  spawnIn: (spawn) => ({ value: spawn(), cell: noCell }),
   recover: () => [],
   close() {},
 });
@@ -68,7 +71,10 @@ export function homeCgroup(procCgroup: string): string | undefined {
 const EMPTY_WAIT_MS = 2000;
 
 class CgroupCell implements Cell {
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly emptied: (dir: string) => void,
+  ) {}
 
   kill(): void {
     try {
@@ -77,14 +83,24 @@ class CgroupCell implements Cell {
   }
 
   async destroy(): Promise<void> {
-    // Mostly the job left nothing behind and the cell goes at once (EBUSY while it holds a process).
-    if (tryRmdir(this.dir)) return;
+    // Mostly the job left nothing behind and the cell is empty at once.
+    if (isEmpty(this.dir)) return this.emptied(this.dir);
     const deadline = performance.now() + EMPTY_WAIT_MS;
     this.kill();
-    for (let wait = 1; !tryRmdir(this.dir); wait = Math.min(wait * 2, 50)) {
-      if (performance.now() > deadline) return; // left for shutdown or recovery
+    for (let wait = 1; !isEmpty(this.dir); wait = Math.min(wait * 2, 50)) {
+      if (performance.now() > deadline) return; // not reused: left for shutdown or recovery
       await Bun.sleep(wait);
     }
+    this.emptied(this.dir);
+  }
+}
+
+/** Whether a cell holds no process, from its `populated` flag (a cell that is gone is not reused). */
+function isEmpty(dir: string): boolean {
+  try {
+    return readFileSync(join(dir, "cgroup.events"), "latin1").includes("populated 0");
+  } catch {
+    return false;
   }
 }
 
@@ -92,6 +108,9 @@ class Cgroups implements Containment {
   /** Why cgroups stopped working after start-up; from then on, process groups. */
   reason: string | undefined;
   private readonly self = String(process.pid);
+  /** Empty cells, ready for the next attempt. */
+  private readonly pool: string[] = [];
+  private made = 0;
 
   constructor(
     private readonly home: string,
@@ -118,11 +137,12 @@ class Cgroups implements Containment {
     console.error(`flue: ${this.reason}; jobs run in process groups from now on`);
   }
 
-  spawnIn<T>(name: string, spawn: () => T): { value: T; cell: Cell } {
+  spawnIn<T>(spawn: () => T): { value: T; cell: Cell } {
     if (this.reason !== undefined) return { value: spawn(), cell: noCell };
-    const cell = join(this.dir, name);
+    const pooled = this.pool.pop();
+    const cell = pooled ?? join(this.dir, `cell-${++this.made}`);
     try {
-      mkdirOnce(cell);
+      if (!pooled) mkdirOnce(cell);
       writeFileSync(join(cell, "cgroup.procs"), this.self);
     } catch (e) {
       // Never a reason to fail a job: it runs in its process group instead.
@@ -135,7 +155,7 @@ class Cgroups implements Containment {
     try {
       value = spawn();
     } catch (e) {
-      if (this.goHome()) tryRmdir(cell);
+      if (this.goHome()) this.pool.push(cell);
       throw e;
     }
     if (!this.goHome()) {
@@ -143,8 +163,12 @@ class Cgroups implements Containment {
       this.giveUp(new Error(`flue could not leave the cgroup ${cell}`));
       return { value, cell: noCell };
     }
-    return { value, cell: new CgroupCell(cell) };
+    return { value, cell: new CgroupCell(cell, this.emptied) };
   }
+
+  private readonly emptied = (cell: string) => {
+    if (this.reason === undefined) this.pool.push(cell);
+  };
 
   recover(): string[] {
     let names: string[];
@@ -154,6 +178,7 @@ class Cgroups implements Containment {
       return []; // closed already
     }
     for (const name of names) removeSync(join(this.dir, name));
+    this.pool.length = 0;
     return names;
   }
 

@@ -3,9 +3,15 @@
  * process group, stdio straight to files (no bytes pass through flue),
  * timeout as SIGTERM then SIGKILL after a grace, cancel the same way, the
  * whole group killed when it ends, an output cap, and rusage metrics.
+ *
+ * stdout and stderr are the log files themselves, opened by flue and handed
+ * to the child: no byte of output passes through flue's memory, and a job
+ * costs no pipes to drain. The price is the cap: it is checked on a timer
+ * while the process runs (a fast writer may get a few tens of MB past it
+ * before it is stopped) and the file is cut back to the cap when it ends. A
+ * log that stays empty is removed, so a silent job leaves no file.
  */
-import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
-import { mkdir, open, type FileHandle } from "node:fs/promises";
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { constants } from "node:os";
 import { processGroupOnly, type Cell, type Containment } from "./containment.ts";
@@ -16,7 +22,7 @@ export interface RunSpec {
   env: Record<string, string>;
   /** File fed on stdin, or null for /dev/null. */
   stdin: string | null;
-  /** Files for stdout and stderr, made (with their directory) when the first byte arrives. */
+  /** Files for stdout and stderr (their directory is made when missing); removed again if nothing was written. */
   stdout: string;
   stderr: string;
   /** Seconds, or null for none. */
@@ -28,8 +34,6 @@ export interface RunSpec {
   signal?: AbortSignal;
   /** What holds the process and its descendants; process groups alone when not given. */
   containment?: Containment;
-  /** The cell's name, unique among the attempts running (job id and attempt). */
-  cellName?: string;
   /** Whom the process runs as; flue's own user when not given. */
   user?: { uid: number; gid: number };
   /** Called once the process exists. */
@@ -111,7 +115,6 @@ export function killLeftovers(jobIds: ReadonlySet<string>, workRoot: string): Ma
 }
 
 const groupOnly = processGroupOnly();
-let unnamed = 0;
 
 const zeroMetrics = (wall: number): Metrics => ({ wall, user: 0, system: 0, max_rss: null });
 
@@ -125,95 +128,95 @@ export function peakRss(pid: number): number | null {
   }
 }
 
-/** Live processes whose peak RSS is sampled, by one timer for all of them. */
-const sampled = new Map<number, { max: number | null }>();
-let sampler: Timer | undefined;
+/** A running process as the one watch timer sees it: its peak RSS, and its logs against the cap. */
+interface Watched {
+  max: number | null;
+  check: () => void;
+}
 
-function sample(pid: number): { max: number | null } {
-  const entry = { max: null as number | null };
-  sampled.set(pid, entry);
-  sampler ??= setInterval(() => {
-    for (const [p, e] of sampled) {
+/** Running processes, watched by one timer for all of them. */
+const watched = new Map<number, Watched>();
+let watcher: Timer | undefined;
+/** How often logs are held against the cap (and, every few ticks, peak RSS sampled). */
+const WATCH_MS = 50;
+const RSS_EVERY = 5;
+let ticks = 0;
+
+function watch(pid: number, check: () => void): Watched {
+  const entry: Watched = { max: null, check };
+  watched.set(pid, entry);
+  watcher ??= setInterval(() => {
+    const rssNow = ++ticks % RSS_EVERY === 0;
+    for (const [p, e] of watched) {
+      e.check();
+      if (!rssNow) continue;
       const rss = peakRss(p);
       if (rss !== null && (e.max === null || rss > e.max)) e.max = rss;
     }
-  }, 250);
+  }, WATCH_MS);
   return entry;
 }
 
-function unsample(pid: number): void {
-  sampled.delete(pid);
-  if (sampled.size === 0 && sampler) {
-    clearInterval(sampler);
-    sampler = undefined;
+function unwatch(pid: number): void {
+  watched.delete(pid);
+  if (watched.size === 0 && watcher) {
+    clearInterval(watcher);
+    watcher = undefined;
   }
 }
 
-/**
- * Copies a process's output stream into a file made when the first byte
- * arrives (a silent process costs no file), up to `cap` bytes; past that it
- * reads and discards, and calls `onOver` once. Writes are awaited, so a fast
- * writer is held back by the pipe rather than buffered in flue's memory.
- */
-function drain(stream: ReadableStream<Uint8Array>, path: string, cap: number, onOver: () => void) {
-  const reader = stream.getReader();
-  const done = (async () => {
-    let handle: FileHandle | undefined;
-    let bytes = 0;
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        if (bytes >= cap) continue;
-        handle ??= await openMakingDir(path);
-        const room = cap - bytes;
-        const part = value.length > room ? value.subarray(0, room) : value;
-        for (let off = 0; off < part.length; ) off += (await handle.write(part, off)).bytesWritten;
-        bytes += part.length;
-        if (value.length > room) onOver();
-      }
-    } catch {
-      // The stream was cancelled: what was written stays.
-    } finally {
-      await handle?.close();
-    }
-    return bytes;
-  })();
-  return { done, cancel: () => reader.cancel().catch(() => {}) };
-}
-
-/** Opens a file for writing, making its directory first if it is not there yet. */
-async function openMakingDir(path: string): Promise<FileHandle> {
+/** Opens a log for the child to write, making its directory first if it is not there yet. */
+function openLog(path: string): number {
   try {
-    return await open(path, "w", 0o600);
+    return openSync(path, "w", 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    return open(path, "w", 0o600);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    return openSync(path, "w", 0o600);
   }
 }
 
-/** How long output may still arrive after the process group is gone (a detached daemon may hold the pipe). */
-const DRAIN_GRACE_MS = 2000;
+/** A log's size now (what the child has written so far). */
+const logSize = (fd: number) => fstatSync(fd).size;
+
+/** Ends a log: cut back to the cap, removed when empty; returns the bytes it keeps. */
+function closeLog(fd: number, path: string, cap: number): number {
+  let size = 0;
+  try {
+    size = logSize(fd);
+    if (size > cap) {
+      ftruncateSync(fd, cap);
+      size = cap;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (size === 0) {
+    try {
+      unlinkSync(path);
+    } catch {}
+  }
+  return size;
+}
 
 export async function runProcess(spec: RunSpec): Promise<RunResult> {
   const began = performance.now();
-  let proc: Bun.Subprocess<number | "ignore", "pipe", "pipe">;
+  let proc: Bun.Subprocess<number | "ignore", number, number>;
   let cell: Cell;
   let inFd: number | undefined;
+  let outFd: number | undefined;
+  let errFd: number | undefined;
   try {
     if (spec.stdin !== null) inFd = openSync(spec.stdin, "r");
-    ({ value: proc, cell } = (spec.containment ?? groupOnly).spawnIn(spec.cellName ?? `run-${++unnamed}`, () =>
-      Bun.spawn({
-        cmd: spec.cmd,
-        cwd: spec.cwd,
-        env: spec.env,
-        stdio: [inFd ?? "ignore", "pipe", "pipe"],
-        detached: true,
-        ...spec.user,
-      }),
+    outFd = openLog(spec.stdout);
+    errFd = openLog(spec.stderr);
+    const stdio: [number | "ignore", number, number] = [inFd ?? "ignore", outFd, errFd];
+    ({ value: proc, cell } = (spec.containment ?? groupOnly).spawnIn(() =>
+      Bun.spawn({ cmd: spec.cmd, cwd: spec.cwd, env: spec.env, stdio, detached: true, ...spec.user }),
     ));
   } catch (e) {
+    if (outFd !== undefined) closeLog(outFd, spec.stdout, 0);
+    if (errFd !== undefined) closeLog(errFd, spec.stderr, 0);
     const err = e as NodeJS.ErrnoException;
     const message =
       err.code === "ENOENT"
@@ -227,7 +230,6 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
   }
   const pid = proc.pid;
   spec.onSpawn?.(pid);
-  const rss = sample(pid);
 
   let outcome: Outcome | undefined;
   let message: string | undefined;
@@ -242,14 +244,19 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
       cell.kill();
     }, spec.killGraceMs);
   };
-  const overLimit = (name: string) => () => {
-    stop("output-limit", `${name} exceeded the limit of ${spec.maxOutputBytes} bytes`);
+  const cap = spec.maxOutputBytes;
+  /** The log past the cap, if one is. */
+  const overCap = () => (logSize(outFd) > cap ? "stdout" : logSize(errFd) > cap ? "stderr" : undefined);
+  const capped = (name: string) => `${name} exceeded the limit of ${cap} bytes`;
+  const checkCap = () => {
+    const name = overCap();
+    if (name === undefined) return;
+    stop("output-limit", capped(name));
     // A process that ignores SIGTERM while filling the disk gets no grace.
     signalGroup(pid, "SIGKILL");
     cell.kill();
   };
-  const out = drain(proc.stdout, spec.stdout, spec.maxOutputBytes, overLimit("stdout"));
-  const err = drain(proc.stderr, spec.stderr, spec.maxOutputBytes, overLimit("stderr"));
+  const rss = watch(pid, checkCap);
   const timeoutTimer =
     spec.timeout === null
       ? undefined
@@ -259,19 +266,19 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
   spec.signal?.addEventListener("abort", onAbort);
 
   const exitCode = await proc.exited;
-  // Whatever the leader left behind in its group goes with it.
-  signalGroup(pid, "SIGKILL");
-  await cell.destroy();
+  // Nothing may kill through the cell once it is destroyed: it then holds the next attempt.
   clearTimeout(timeoutTimer);
   clearTimeout(killTimer);
   spec.signal?.removeEventListener("abort", onAbort);
-  unsample(pid);
-  const grace = setTimeout(() => {
-    out.cancel();
-    err.cancel();
-  }, DRAIN_GRACE_MS);
-  const [stdoutBytes, stderrBytes] = await Promise.all([out.done, err.done]);
-  clearTimeout(grace);
+  unwatch(pid);
+  // Whatever the leader left behind in its group goes with it.
+  signalGroup(pid, "SIGKILL");
+  await cell.destroy();
+  // A log past the cap at the end counts as one caught running: the outcome does not depend on the timer.
+  const over = outcome === undefined ? overCap() : undefined;
+  if (over !== undefined) [outcome, message] = ["output-limit", capped(over)];
+  const stdoutBytes = closeLog(outFd, spec.stdout, cap);
+  const stderrBytes = closeLog(errFd, spec.stderr, cap);
 
   const usage = proc.resourceUsage();
   const metrics: Metrics = {

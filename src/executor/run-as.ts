@@ -110,8 +110,11 @@ export function resolveRunAs(text: string, flag: string, accounts: Accounts): Ru
 export function jobUser(runAs: RunAs, slot: number): Identity | undefined {
   const i = runAs.count > 1 ? slot - 1 : 0;
   const who = { uid: runAs.uid + i, gid: runAs.gid + i };
-  return who.uid === process.geteuid?.() && who.gid === process.getegid?.() ? undefined : who;
+  return who.uid === own.uid && who.gid === own.gid ? undefined : who;
 }
+
+/** flue's own user, asked once: it never changes, and asking costs a system call a job. */
+const own = { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1 };
 
 /**
  * The first directory above `path` that `who` may not pass through, or

@@ -88,14 +88,14 @@ describe.skipIf(!cgroupsHere)("cgroups", () => {
   test("a cell holds a setsid daemon; recovery of the same instance kills it and removes the cell; close removes flue's directory", async () => {
     const id = `test-${process.pid}-${Date.now()}`;
     const first = openContainment(id);
-    const { value: proc } = first.spawnIn("job-1", () =>
+    const { value: proc } = first.spawnIn(() =>
       Bun.spawn({ cmd: ["/bin/sh", "-c", "setsid sh -c 'sleep 60 &'"], env: { FLUE_JOB_ID: id }, detached: true }),
     );
     await proc.exited;
     expect(pidsOf(id).length).toBe(1); // the daemon, outside the process group
     // flue "crashed" without destroying the cell; the next start finds it.
     const again = openContainment(id);
-    expect(again.recover()).toEqual(["job-1"]);
+    expect(again.recover()).toEqual(["cell-1"]);
     expect(pidsOf(id)).toEqual([]);
     again.close();
     const home = (readFileSync("/proc/self/cgroup", "utf8").match(/^0::(.*)$/m) ?? [])[1];
@@ -111,10 +111,12 @@ describe.skipIf(!cgroupsHere)("cgroups that stop working", () => {
       const def = (await f.json("POST", "/api/process_definition/", { definition: { exec: "/bin/true" } })).body;
       const run = async () => (await f.json("GET", `/api/job/${(await f.json("POST", "/api/job/", { process_definition: def.id })).body.id}/?wait=10`)).body;
       expect((await run()).state).toBe("FINISHED");
-      // Take flue's cgroup directory away between two jobs (it is empty then).
+      // Take flue's cgroup directory away between two jobs (its one cell is empty then).
       const home = (readFileSync("/proc/self/cgroup", "utf8").match(/^0::(.*)$/m) ?? [])[1];
       const mount = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((l) => l.includes(" - cgroup2 "))!.split(" ")[4];
-      rmdirSync(`${mount}${home === "/" ? "" : home}/flue-${f.app.instance.id}`);
+      const dir = `${mount}${home === "/" ? "" : home}/flue-${f.app.instance.id}`;
+      rmdirSync(`${dir}/cell-1`);
+      rmdirSync(dir);
       expect((await run()).state).toBe("FINISHED");
       expect((await f.json("GET", "/api/instance/")).body.objects[0].containment).toBe("process-group");
     } finally {

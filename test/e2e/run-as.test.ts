@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { App } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { resolveRunAs, hostAccounts } from "../../src/executor/index.ts";
-import { eventually, inProcess, startBinary, tempDir, TR_DEFINITION, type InProcess } from "../helpers/index.ts";
+import { BINARY, eventually, inProcess, startBinary, tempDir, TR_DEFINITION, type InProcess } from "../helpers/index.ts";
 import { curlJson, USERPASS } from "./support.ts";
 
 const asRoot = process.geteuid!() === 0;
@@ -195,7 +195,7 @@ describe.skipIf(!asRoot)("the binary", () => {
   test("an unknown --run-as user stops flue at start, naming the flag", async () => {
     const data = tempDir();
     try {
-      const proc = Bun.spawn({ cmd: [join(import.meta.dir, "../../dist/flue"), "serve", "--data-dir", data.path, "--run-as", "no-such-user-x"], stderr: "pipe", stdout: "pipe" });
+      const proc = Bun.spawn({ cmd: [BINARY, "serve", "--data-dir", data.path, "--run-as", "no-such-user-x"], stderr: "pipe", stdout: "pipe" });
       const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
       expect(code).not.toBe(0);
       expect(err).toContain('--run-as: no user "no-such-user-x" in /etc/passwd');
