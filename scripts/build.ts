@@ -17,7 +17,8 @@ if ((await Bun.file(join(root, "src/store/migrations.gen.ts")).text()) !== rende
 mkdirSync(join(outfile, ".."), { recursive: true });
 const began = performance.now();
 const result = await Bun.build({
-  entrypoints: [join(root, "src/main.ts")],
+  // A worker's code must be an entrypoint of its own (Bun does not follow `new Worker(url)`).
+  entrypoints: [join(root, "src/main.ts"), join(root, "src/store/checkpointer.ts")],
   compile: {
     outfile,
     autoloadDotenv: false,

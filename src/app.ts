@@ -55,6 +55,7 @@ function openPrivateStore(path: string, plugins: PluginRegistry): Store {
   closeSync(openSync(path, "a", 0o600));
   chmodSync(path, 0o600);
   const store = Store.open(path, plugins.bind);
+  store.checkpointInBackground();
   for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
   return store;
 }
@@ -143,6 +144,7 @@ export class App {
   async stop(graceMs: number): Promise<void> {
     await this.executor.shutdown(graceMs);
     await this.fleet?.leave();
+    await this.store.stopCheckpointer();
     this.close();
   }
 

@@ -16,6 +16,8 @@ export function openDatabase(path: string): Db {
   sqlite.run("PRAGMA synchronous = NORMAL");
   sqlite.run("PRAGMA foreign_keys = ON");
   sqlite.run("PRAGMA busy_timeout = 5000");
+  // Checkpoints happen off the main thread (checkpointer.ts), or when the last connection closes.
+  sqlite.run("PRAGMA wal_autocheckpoint = 0");
   migrate(sqlite);
   return drizzle({ client: sqlite, schema }) as Db;
 }

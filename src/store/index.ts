@@ -20,6 +20,12 @@ export type { AuditActor, AuditFilter, AuditRepo } from "./audit-repo.ts";
 export type { Db };
 
 /** The store: one SQLite database and the repositories over it. */
+/**
+ * The checkpointer's code: beside this file when run from source; in the
+ * compiled binary, its own entrypoint (scripts/build.ts), named relative to src/.
+ */
+const CHECKPOINTER = import.meta.url.includes("/$bunfs/") ? "./store/checkpointer.ts" : new URL("./checkpointer.ts", import.meta.url).href;
+
 export class Store {
   readonly definitions: DefinitionsRepo;
   readonly jobs: JobsRepo;
@@ -54,11 +60,37 @@ export class Store {
   }
 
   private closed = false;
+  private checkpointer: Worker | undefined;
+  private stopped: Promise<void> | undefined;
+
+  /** From now on the WAL is copied back on a worker thread (the server's store; see checkpointer.ts). */
+  checkpointInBackground(): void {
+    this.checkpointer = new Worker(CHECKPOINTER);
+    this.checkpointer.postMessage({ path: this.db.$client.filename });
+    this.checkpointer.unref();
+  }
+
+  /**
+   * Ends the checkpointer, waiting up to a second for it to close its
+   * connection: the store's own close is then the last, and leaves no WAL.
+   * Every caller waits for the same end.
+   */
+  stopCheckpointer(): Promise<void> {
+    const worker = this.checkpointer;
+    if (!worker) return Promise.resolve();
+    this.stopped ??= new Promise<void>((resolve) => {
+      const done = setTimeout(resolve, 1000);
+      worker.onmessage = () => (clearTimeout(done), resolve());
+      worker.postMessage("stop");
+    }).then(() => worker.terminate());
+    return this.stopped;
+  }
 
   /** Writes what is pending and closes the database; a second call does nothing. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.checkpointer?.terminate();
     this.events.flush();
     this.db.$client.close();
   }

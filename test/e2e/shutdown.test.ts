@@ -4,6 +4,8 @@
  * the queue, with a message, to run again on the next start.
  */
 import { afterAll, expect, test } from "bun:test";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { basic, eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
 import { defineOn, job, jobIn, jobWhere, killMarked, pidsWith, post, rawGet, submit, texts, uniqueSeconds } from "./support.ts";
 
@@ -124,4 +126,20 @@ test("a second SIGTERM stops running jobs at once: exit 130, the job queued agai
   expect((await post(second, `/api/job/${id}/cancel`)).status).toBe(200);
   await eventually(() => pidsWith(marker).length === 0, 3_000);
   expect(await second.stop()).toBe(0);
+});
+
+test("the WAL is copied back into the database while flue runs, off the main thread, and is gone after SIGTERM", async () => {
+  const dir = dataDir();
+  const b = await start(dir);
+  const dbSize = () => statSync(join(dir, "flue.db")).size;
+  const before = dbSize();
+  const def = await defineOn(b, { exec: "/bin/true" });
+  // Far fewer pages than SQLite's own threshold (1000): without the checkpointer, flue.db would not grow yet.
+  const batch = Array.from({ length: 50 }, () => ({ process_definition: def }));
+  const sent = await b.fetch("/api/job/", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(batch) });
+  expect(sent.status).toBe(201);
+  // The main connection never checkpoints (wal_autocheckpoint = 0): only the checkpointer grows flue.db.
+  await eventually(() => dbSize() > before, 10_000);
+  expect(await b.stop()).toBe(0);
+  expect(existsSync(join(dir, "flue.db-wal"))).toBe(false);
 });
