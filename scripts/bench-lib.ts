@@ -7,7 +7,8 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dir, "..");
-export const BINARY = join(ROOT, "dist/flue");
+/** The binary measured: scripts/bench builds dist/flue, unless FLUE_BINARY names another build (to compare two). */
+export const BINARY = process.env.FLUE_BINARY ?? join(ROOT, "dist/flue");
 const AUTH = `Basic ${Buffer.from("admin:bench").toString("base64")}`;
 
 export interface Row {

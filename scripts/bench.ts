@@ -6,6 +6,7 @@
  *   scripts/bench            the full run (a few minutes)
  *   scripts/bench --tiny     every case on tiny sizes (the test suite runs this)
  *   scripts/bench --only=throughput,store   some cases (throughput, submit, dispatch, store, memory, binary, fleet)
+ *   FLUE_BINARY=/tmp/x/flue scripts/bench --only=throughput   another build, not built here (to compare two)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -29,8 +30,10 @@ const b: Bench = { tiny, N, rows: [], log: (s) => console.error(`bench: ${s}`) }
 
 // ---- main -----------------------------------------------------------------
 
-const build = Bun.spawnSync([process.execPath, join(ROOT, "scripts/build.ts")], { stdout: "inherit", stderr: "inherit" });
-if (build.exitCode !== 0) process.exit(1);
+if (!process.env.FLUE_BINARY) {
+  const build = Bun.spawnSync([process.execPath, join(ROOT, "scripts/build.ts")], { stdout: "inherit", stderr: "inherit" });
+  if (build.exitCode !== 0) process.exit(1);
+}
 const began = Date.now();
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const cases = { throughput, submit: submitLatency, dispatch: dispatchLatency, store: storeScale, memory, binary, fleet };
