@@ -3,12 +3,13 @@
  * connection, the version rule, presence; definitions and users mirrored
  * from KV buckets; every event replicated through a stream; control
  * requests served for the jobs that run here; one work queue the executor
- * takes its jobs from (work.ts), with fail-over. main.ts imports this module only when --nats
+ * takes its jobs from (work.ts), with fail-over; every job's logs and
+ * outputs shared through the object store (results.ts). main.ts imports this module only when --nats
  * is given, so a single flue never loads the NATS client.
  */
 import { Kvm } from "@nats-io/kv";
 import type { Config } from "../config.ts";
-import type { Queue } from "../queue/index.ts";
+import type { Executor } from "../executor/index.ts";
 import type { Store } from "../store/index.ts";
 import { connectNats } from "./connection.ts";
 import { askControl, serveControl, type ControlHandler } from "./control.ts";
@@ -17,6 +18,7 @@ import { EventReplicator } from "./events.ts";
 import { Presence, type SelfRecord } from "./presence.ts";
 import { agreeProtocol } from "./protocol.ts";
 import { FleetJoinError, type Fleet } from "./record.ts";
+import { SharedResults } from "./results.ts";
 import { SharedUsers } from "./users.ts";
 import { FleetQueue } from "./work.ts";
 
@@ -30,7 +32,7 @@ const LEAVE_PUBLISH_MS = 2000;
  * shared state and starts replicating events; throws a FleetJoinError (flue
  * exits 1) when any of it fails, leaving no connection behind.
  */
-export async function joinFleet(config: Config, self: () => SelfRecord, store: Store, control: ControlHandler, executor: { useQueue(q: Queue): void }): Promise<Fleet> {
+export async function joinFleet(config: Config, self: () => SelfRecord, store: Store, control: ControlHandler, executor: Pick<Executor, "useQueue" | "files" | "afterAttempt">): Promise<Fleet> {
   const where = config.nats.join(", ");
   const { id, version } = self();
   const nc = await connectNats(config, `flue ${id}`);
@@ -41,9 +43,11 @@ export async function joinFleet(config: Config, self: () => SelfRecord, store: S
     const users = await SharedUsers.start(nc, kvm, store);
     const events = await EventReplicator.start(nc, store, id, config.eventsMaxAgeMs);
     const controlSub = serveControl(nc, id, control);
+    const results = await SharedResults.start(nc, executor.files, id, config.eventsMaxAgeMs);
     const presence = await Presence.start(nc, kvm, self, { heartbeatMs: config.heartbeatMs, lostAfterMs: config.lostAfterMs });
     const work = await FleetQueue.start(nc, store, { self: id, labels: config.labels, failoverAfterMs: config.failoverAfterMs, members: () => presence.members() });
     executor.useQueue(work);
+    executor.afterAttempt = (jobId, attempt) => results.share(jobId, attempt);
     return {
       description: `${where}, fleet protocol ${agreed.protocol}`,
       members: () => presence.members(),
@@ -52,8 +56,12 @@ export async function joinFleet(config: Config, self: () => SelfRecord, store: S
       unshareDefinition: (defId) => definitions.remove(defId),
       enqueue: (items) => work.enqueue(items),
       ask: (instance, request) => askControl(nc, instance, request),
+      openResult: (name) => results.open(name),
+      readResult: (instance, name, offset, max) => results.range(instance, name, offset, max),
+      removeResults: (job) => results.remove(job),
       leave: async () => {
         controlSub.unsubscribe();
+        results.stop();
         await work.stop();
         await events.stop(LEAVE_PUBLISH_MS);
         definitions.stop();

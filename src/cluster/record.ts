@@ -53,6 +53,19 @@ export interface ControlRequest {
 /** What the instance asked answers: done, or why not (a 4xx of its own). */
 export type ControlReply = { ok: true } | { ok: false; status: number; message: string };
 
+/** A file of a job's from the fleet's object store: its size, and its bytes as the reader takes them. */
+export interface SharedFile {
+  size: number;
+  stream: ReadableStream<Uint8Array>;
+}
+
+/** A range of a file as the instance holding it has it now: its size there, where the bytes start, the bytes. */
+export interface FileRange {
+  size: number;
+  offset: number;
+  bytes: Uint8Array;
+}
+
 /** The fleet as the rest of flue uses it: the members in memory, shared state, control, and leaving it. */
 export interface Fleet {
   /** A definition id no instance of the fleet has given. */
@@ -68,6 +81,16 @@ export interface Fleet {
   enqueue(items: { id: string; attempts: number; application: string | undefined; inputs: unknown }[]): Promise<void>;
   /** Asks `instance` to act on one of its jobs; rejects when it does not answer. */
   ask(instance: string, request: ControlRequest): Promise<ControlReply>;
+  /** A job's file, named by its path under the data dir, from the object store; undefined when it is not there. */
+  openResult(name: string): Promise<SharedFile | undefined>;
+  /**
+   * Up to `max` bytes (at most 64 KiB) of a file `instance` holds, from
+   * `offset` (negative: that many from its end); undefined when it has no
+   * such file; rejects when it does not answer.
+   */
+  readResult(instance: string, name: string, offset: number, max: number): Promise<FileRange | undefined>;
+  /** Removes a deleted job's files from the object store; never rejects (what stays expires). */
+  removeResults(job: { id: string; attempts: number; outputs: unknown }): Promise<void>;
   /** Where the fleet is, for the start-up line: the NATS servers and the protocol agreed. */
   readonly description: string;
   /** Every instance known, this one first; costs no request. */

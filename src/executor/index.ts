@@ -98,6 +98,14 @@ export class Executor {
     return this.containment?.reason;
   }
 
+  /**
+   * Runs when an attempt has ended, before its end is recorded: the fleet
+   * sets it to share the attempt's logs and outputs, so whoever sees the
+   * job end can read them on any instance. Its failure is a message on the
+   * job, never a lost job.
+   */
+  afterAttempt?: (jobId: string, attempt: number) => Promise<void>;
+
   /** Takes jobs from `queue` instead (the fleet's, once joined); before start() only. */
   useQueue(queue: Queue): void {
     if (this.accepting) throw new Error("the executor's queue cannot change once it runs");
@@ -206,6 +214,14 @@ export class Executor {
     };
     const done = run()
       .catch((e): AttemptEnd => ({ kind: "failed", reason: `internal error: ${(e as Error).message}`, retryable: true }))
+      .then(async (end) => {
+        await this.afterAttempt?.(jobId, attempt).catch((e) => {
+          const why = (e as Error).message;
+          console.error(`flue: could not share the logs and outputs of job ${jobId} with the fleet: ${why}`);
+          emit("message", { text: `the logs and outputs of attempt ${attempt} were not shared with the fleet (${why}); only instance ${this.opts.instanceId} has them`, level: "warning" });
+        });
+        return end;
+      })
       .then((end) => this.settle(jobId, attempt, job.maxAttempts, end, emit))
       .catch((e) => console.error(`flue: could not record the end of job ${jobId}:`, e))
       .finally(() => {

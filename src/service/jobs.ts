@@ -263,6 +263,7 @@ export class JobService {
     const id = job.id;
     if (!isFinal(job.state as JobState)) await this.stop(id, username);
     this.executor.files.remove(id, this.store.jobs.get(id)?.attempts ?? job.attempts);
+    await this.fleet()?.removeResults(this.store.jobs.get(id) ?? job);
     this.store.events.append(this.event("deleted", id));
   }
 

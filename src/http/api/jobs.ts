@@ -8,11 +8,11 @@ import type { JobRow } from "../../store/index.ts";
 import { readJson } from "../errors.ts";
 import type { App, HonoEnv } from "../env.ts";
 import { envelope, jobUri, paging, presentEvent, presentJob, queryFlag } from "../present.ts";
-import { filesHere, logPath, outputFile, readFrom, sendFile } from "../job-files.ts";
+import { CHUNK, fileElsewhere, followLog, isHere, logPath, outputFile, outputPath, readFrom, sendFile, sendStream } from "../job-files.ts";
 
 const MAX_WAIT = 600;
-/** How much of a followed log is read and sent at a time. */
-const CHUNK = 64 * 1024;
+/** How often a followed log is looked at again in a fleet, where that may be a request to another instance. */
+const FOLLOW_FLEET_MS = 250;
 
 export function jobRoutes(app: App) {
   const r = new Hono<HonoEnv>({ strict: false });
@@ -107,13 +107,27 @@ export function jobRoutes(app: App) {
     return c.json(envelope(new URL(c.req.url), limit, offset, total, page.map((e) => presentEvent(app, e))));
   });
 
-  const log = (which: "stdout" | "stderr") => (c: Context<HonoEnv>) => {
+  const log = (which: "stdout" | "stderr") => async (c: Context<HonoEnv>) => {
     const job = app.jobs.get(c.req.param("id")!, c.get("actor"));
-    filesHere(app, job);
     const follow = queryFlag(c.req.query("follow"));
     c.header("Content-Type", "text/plain; charset=utf-8");
     c.header("Cache-Control", "no-store");
     const pathOf = () => logPath(app, job.id, which);
+    if (!follow && !isHere(app, job)) {
+      const path = pathOf();
+      const file = path && (await fileElsewhere(app, job, path));
+      if (!file) return c.body("");
+      c.header("Content-Length", String(file.size)); // as for a file here, once Bun sends it with a streamed body (oven-sh/bun#10507)
+      return c.body(file.stream);
+    }
+    if (follow && app.fleet) {
+      return stream(c, async (s) => {
+        for await (const chunk of followLog(app, job.id, which, () => s.sleep(FOLLOW_FLEET_MS))) {
+          if (s.aborted) return;
+          await s.write(chunk);
+        }
+      });
+    }
     if (!follow) {
       const path = pathOf();
       if (!path || !existsSync(path)) return c.body("");
@@ -142,10 +156,15 @@ export function jobRoutes(app: App) {
   r.get("/:id/stdout", log("stdout"));
   r.get("/:id/stderr", log("stderr"));
 
-  r.get("/:id/outputs/:name", (c) => {
+  r.get("/:id/outputs/:name", async (c) => {
     const job = app.jobs.get(c.req.param("id"), c.get("actor"));
     const name = c.req.param("name");
-    filesHere(app, job);
+    const elsewhere = !isHere(app, job) && outputPath(app, job, name);
+    if (elsewhere) {
+      const shared = await fileElsewhere(app, job, elsewhere.path);
+      if (!shared) throw new AppError(404, "not_found", `output "${name}" of job ${job.id} is neither on instance ${job.instance}, where the job ran, nor shared with the fleet`);
+      return sendStream(c, shared, elsewhere.meta.file_name);
+    }
     const found = outputFile(app, job, name);
     if (!found) {
       const known = Object.keys(job.outputs as object);

@@ -11,7 +11,7 @@ import type { InputMeta } from "../../executor/index.ts";
 import { mayControlJob, maySeeJob, seesAll, type Actor } from "../../service/index.ts";
 import type { JobRow } from "../../store/index.ts";
 import type { App } from "../env.ts";
-import { attachment, filesHere, logPath, outputFile, readFrom, sendFile, sizeOf, type LogName } from "../job-files.ts";
+import { attachment, fileElsewhere, isHere, logPath, outputFile, outputPath, readAt, sendFile, sendStream, type LogName } from "../job-files.ts";
 import { paging, presentEvent } from "../present.ts";
 import type { UiEnv } from "./env.ts";
 import { page } from "../../../views/layout.tsx";
@@ -152,11 +152,10 @@ export function jobPages(app: App): Hono<UiEnv> {
   // As the API shows them: secrets masked, credentials out of URIs.
   const eventsOf = (job: JobRow) => app.store.events.listForJob(job.id, 0, EVENTS_SHOWN).map((e) => presentEvent(app, e)) as StoredEvent[];
   const declaredFor = (job: JobRow) => app.store.definitions.resolved(job.definitionId, job.definitionVersion)?.parameters ?? {};
-  const tailOf = (job: JobRow, which: LogName) => {
+  const tailOf = async (job: JobRow, which: LogName) => {
     const path = logPath(app, job.id, which);
-    if (!path) return "";
-    const size = sizeOf(path);
-    return new TextDecoder().decode(readFrom(path, Math.max(0, size - TAIL), TAIL));
+    const tail = path && (await readAt(app, job, path, -TAIL, TAIL));
+    return tail ? new TextDecoder().decode(tail.bytes) : "";
   };
   const partsOf = (job: JobRow, actor: Actor) =>
     liveParts({ job, events: eventsOf(job), control: mayControlJob(actor, job.owner) })
@@ -167,7 +166,7 @@ export function jobPages(app: App): Hono<UiEnv> {
       })
       .join("");
 
-  ui.get("/jobs/:id", (c) => {
+  ui.get("/jobs/:id", async (c) => {
     const actor = c.get("actor");
     const job = app.jobs.get(c.req.param("id"), actor);
     const body = (
@@ -176,7 +175,7 @@ export function jobPages(app: App): Hono<UiEnv> {
         events={eventsOf(job)}
         declared={declaredFor(job)}
         control={mayControlJob(actor, job.owner)}
-        logs={{ stdout: tailOf(job, "stdout"), stderr: tailOf(job, "stderr") }}
+        logs={{ stdout: await tailOf(job, "stdout"), stderr: await tailOf(job, "stderr") }}
       />
     );
     return c.html(page(ctxOf(c), `Job ${job.id}`, body));
@@ -200,24 +199,23 @@ export function jobPages(app: App): Hono<UiEnv> {
       });
       const logs = (["stdout", "stderr"] as const).map((which) => ({ which, path: undefined as string | undefined, offset: 0, decoder: new TextDecoder(), started: false }));
       /** New log text as partials: the whole tail when a log (re)starts, then what it grew by. */
-      const logParts = () => {
+      const logParts = async (job: JobRow | undefined) => {
         let out = "";
         for (const log of logs) {
-          const path = logPath(app, id, log.which);
+          const path = job && logPath(app, id, log.which);
           if (path !== log.path || !log.started) {
             log.path = path;
             log.decoder = new TextDecoder();
-            const size = sizeOf(path);
-            log.offset = Math.max(0, size - TAIL);
-            const text = path ? log.decoder.decode(readFrom(path, log.offset, TAIL), { stream: true }) : "";
-            log.offset = Math.max(log.offset, size);
+            const tail = path && (await readAt(app, job, path, -TAIL, TAIL));
+            const text = tail ? log.decoder.decode(tail.bytes, { stream: true }) : "";
+            log.offset = tail ? tail.offset + tail.bytes.length : 0;
             log.started = true;
             out += partial(`#log-${log.which}`, "innerHTML", escapeText(text));
             continue;
           }
           if (!path) continue;
-          const chunk = readFrom(path, log.offset, TAIL);
-          if (chunk.length === 0) continue;
+          const chunk = (await readAt(app, job!, path, log.offset, TAIL))?.bytes;
+          if (!chunk?.length) continue;
           log.offset += chunk.length;
           const text = log.decoder.decode(chunk, { stream: true });
           if (text) out += partial(`#log-${log.which}`, "beforeend", escapeText(text));
@@ -230,8 +228,8 @@ export function jobPages(app: App): Hono<UiEnv> {
       let quiet = 0;
       try {
         while (!s.aborted) {
-          let out = logParts();
           const job = jobs.get(id);
+          let out = await logParts(job);
           if (!job || !maySeeJob(actor, job.owner)) {
             await send(out + partial("#flash", "innerHTML", '<p class="notice" role="status">This job has been deleted.</p>'));
             await s.writeSSE({ event: "done", data: "" });
@@ -242,7 +240,7 @@ export function jobPages(app: App): Hono<UiEnv> {
             out += partsOf(job, actor);
           }
           if (isFinal(job.state as JobState)) {
-            await send(out + logParts());
+            await send(out + (await logParts(jobs.get(id))));
             await s.writeSSE({ event: "done", data: "" });
             return;
           }
@@ -261,10 +259,11 @@ export function jobPages(app: App): Hono<UiEnv> {
     });
   });
 
-  const download = (which: LogName) => (c: Context<UiEnv>) => {
+  const download = (which: LogName) => async (c: Context<UiEnv>) => {
     const job = app.jobs.get(c.req.param("id")!, c.get("actor"));
-    filesHere(app, job);
     const path = logPath(app, job.id, which);
+    const shared = path && !isHere(app, job) && (await fileElsewhere(app, job, path));
+    if (shared) return sendStream(c, shared, `${job.id}.${which}.txt`, "text/plain; charset=utf-8");
     if (!path || !existsSync(path)) {
       c.header("Content-Type", "text/plain; charset=utf-8");
       c.header("Content-Disposition", attachment(`${job.id}.${which}.txt`));
@@ -275,10 +274,12 @@ export function jobPages(app: App): Hono<UiEnv> {
   ui.get("/jobs/:id/stdout", download("stdout"));
   ui.get("/jobs/:id/stderr", download("stderr"));
 
-  ui.get("/jobs/:id/outputs/:name", (c) => {
+  ui.get("/jobs/:id/outputs/:name", async (c) => {
     const job = app.jobs.get(c.req.param("id"), c.get("actor"));
     const name = c.req.param("name");
-    filesHere(app, job);
+    const elsewhere = !isHere(app, job) && outputPath(app, job, name);
+    const shared = elsewhere && (await fileElsewhere(app, job, elsewhere.path));
+    if (elsewhere && shared) return sendStream(c, shared, elsewhere.meta.file_name);
     const found = outputFile(app, job, name);
     if (!found) throw notFound(`output "${name}" of job ${job.id}`);
     return sendFile(c, found.path, found.meta.file_name);

@@ -1,0 +1,202 @@
+/**
+ * Results anywhere. Every attempt's logs and the outputs flue keeps go to
+ * object store bucket `flue_results`, each named by its path under the
+ * data dir (`logs/<id>-<n>.stdout`, `jobs/<id>/outputs/<name>`), so any
+ * instance serves any job's files as if they were its own. The instance
+ * that ran the attempt puts them when it ends, before the end is recorded:
+ * whoever sees a job FINISHED finds its files here. Objects expire with the
+ * events (--events-max-age) and go with their job when it is deleted.
+ *
+ * While a job runs its logs are only on its instance: each instance answers
+ * core-NATS requests on `flue.results.<its id>` for a range of one of its
+ * files (`{name, offset, max}`, a negative offset counting from the end;
+ * at most 64 KiB), replying with the bytes and headers `Flue-Size` and
+ * `Flue-Offset`, or no headers when it has no such file. That is how
+ * `?follow=1` and the UI's live tail read a job running elsewhere.
+ */
+import { jetstream, jetstreamManager, StorageType, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+import { Objm, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
+import { headers, nanos, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { isPlainFile, type JobFiles } from "../executor/index.ts";
+import { natsConnected } from "./connection.ts";
+import type { FileRange, SharedFile } from "./record.ts";
+
+export const RESULTS_BUCKET = "flue_results";
+const RESULTS_STREAM = `OBJ_${RESULTS_BUCKET}`;
+/** The most one request for a range returns: well under NATS's max_payload. */
+export const RANGE_MAX = 64 * 1024;
+/** How long a reader waits for the instance that holds the file. */
+const RANGE_TIMEOUT_MS = 2000;
+/** Chunks (128 KiB each) fetched ahead of a reader: a slow download holds no more than this in memory. */
+const READ_AHEAD = 8;
+
+const subject = (instance: string) => `flue.results.${instance}`;
+
+/** What other instances may read of this one's data dir: logs and kept outputs, nothing else. */
+const SERVABLE = /^(logs\/[^/]+\.(stdout|stderr)|jobs\/[^/]+\/outputs\/[^/]+)$/;
+const servable = (name: unknown): name is string => typeof name === "string" && SERVABLE.test(name) && !name.split("/").includes("..");
+
+interface RangeRequest {
+  name: string;
+  offset: number;
+  max: number;
+}
+
+export class SharedResults {
+  private readonly js: JetStreamClient;
+  private sub?: Subscription;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly os: ObjectStore,
+    private readonly files: JobFiles,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  /** Opens the bucket (made by the first instance; its max age follows the last one started, as the events stream's does) and serves this instance's files. */
+  static async start(nc: NatsConnection, files: JobFiles, self: string, maxAgeMs: number): Promise<SharedResults> {
+    const os = await new Objm(nc).create(RESULTS_BUCKET, { ttl: nanos(maxAgeMs), storage: StorageType.File });
+    const jsm = await jetstreamManager(nc);
+    const { config } = await jsm.streams.info(RESULTS_STREAM);
+    if (config.max_age !== nanos(maxAgeMs)) await jsm.streams.update(RESULTS_STREAM, { ...config, max_age: nanos(maxAgeMs) });
+    const r = new SharedResults(nc, os, files);
+    r.sub = nc.subscribe(subject(self));
+    void (async () => {
+      for await (const m of r.sub!) {
+        try {
+          r.answer(m);
+        } catch {
+          m.respond(); // the file went meanwhile (its job was deleted): as if it never was
+        }
+      }
+    })();
+    return r;
+  }
+
+  private nameOf(path: string): string {
+    return relative(this.files.root, path);
+  }
+
+  /**
+   * Puts an ended attempt's logs (empty ones too: a missing object then
+   * means "not shared", never "no output") and the file outputs flue kept
+   * (a stream output is one of the logs). Throws when NATS is away or does
+   * not take them.
+   */
+  async share(jobId: string, attempt: number): Promise<void> {
+    if (!natsConnected(this.nc)) throw new Error("NATS is unreachable");
+    const paths = [this.files.attemptFile(jobId, attempt, "stdout"), this.files.attemptFile(jobId, attempt, "stderr")];
+    for (const name of this.keptOutputs(jobId)) paths.push(this.files.output(jobId, name));
+    await Promise.all(
+      paths.map((path) => {
+        const name = this.nameOf(path);
+        return existsSync(path) ? this.os.put({ name }, Bun.file(path).stream()) : this.os.putBlob({ name }, null);
+      }),
+    );
+  }
+
+  /** Names of the job's kept file outputs: what its outputs/ holds (most jobs have none, nor the directory). */
+  private keptOutputs(jobId: string): string[] {
+    try {
+      return readdirSync(this.files.outputsDir(jobId));
+    } catch {
+      return [];
+    }
+  }
+
+  /** Removes a deleted job's objects; what cannot be removed now expires with the bucket's max age. */
+  async remove(job: { id: string; attempts: number; outputs: unknown }): Promise<void> {
+    const names: string[] = [];
+    for (let n = 1; n <= job.attempts; n++) names.push(this.nameOf(this.files.attemptFile(job.id, n, "stdout")), this.nameOf(this.files.attemptFile(job.id, n, "stderr")));
+    for (const name of Object.keys((job.outputs ?? {}) as object)) names.push(this.nameOf(this.files.output(job.id, name)));
+    const failed = natsConnected(this.nc)
+      ? (await Promise.allSettled(names.map((name) => this.os.delete(name)))).find((r) => r.status === "rejected")?.reason
+      : new Error("NATS is unreachable");
+    if (failed) console.error(`flue: could not remove the shared logs and outputs of deleted job ${job.id} (${(failed as Error).message}); they expire with --events-max-age`);
+  }
+
+  /** A file from the bucket, streamed as the reader takes it; undefined when the bucket does not have it. */
+  async open(name: string): Promise<SharedFile | undefined> {
+    const info = await this.os.info(name);
+    if (!info || info.deleted) return undefined;
+    return { size: info.size, stream: this.chunks(info) };
+  }
+
+  /**
+   * The object's chunks through a pull consumer, a few ahead of the reader
+   * (the client's own `get` pushes the whole object at once), checked
+   * against the object's digest at the end.
+   */
+  private chunks(info: ObjectInfo): ReadableStream<Uint8Array> {
+    let messages: ConsumerMessages | undefined;
+    let next: AsyncIterator<JsMsg> | undefined;
+    let left = info.chunks;
+    const hash = new Bun.CryptoHasher("sha256");
+    const digest = Buffer.from(info.digest.replace(/^SHA-256=/, ""), "base64");
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        if (left > 0) {
+          if (!next) {
+            const consumer = await this.js.consumers.get(RESULTS_STREAM, { filter_subjects: `$O.${RESULTS_BUCKET}.C.${info.nuid}` });
+            messages = await consumer.consume({ max_messages: READ_AHEAD });
+            next = messages[Symbol.asyncIterator]();
+          }
+          const m = await next.next();
+          if (m.done) return controller.error(new Error(`object ${info.name} ended early`));
+          left--;
+          hash.update(m.value.data);
+          controller.enqueue(m.value.data);
+          if (left > 0) return;
+          messages!.stop();
+        }
+        if (!Buffer.from(hash.digest()).equals(digest)) return controller.error(new Error(`object ${info.name} does not match its digest`));
+        controller.close();
+      },
+      cancel: () => messages?.stop(),
+    }, { highWaterMark: 0 }); // no consumer until the first read
+  }
+
+  /** Asks `instance` for a range of one of its files; undefined when it has no such file, rejects when it does not answer. */
+  async range(instance: string, name: string, offset: number, max: number): Promise<FileRange | undefined> {
+    const request: RangeRequest = { name, offset, max };
+    const m = await this.nc.request(subject(instance), JSON.stringify(request), { timeout: RANGE_TIMEOUT_MS });
+    const size = m.headers?.get("Flue-Size");
+    if (!size) return undefined;
+    return { size: Number(size), offset: Number(m.headers!.get("Flue-Offset")), bytes: m.data };
+  }
+
+  /** Answers another instance's request for a range of a file here. */
+  private answer(m: Msg): void {
+    let request: RangeRequest;
+    try {
+      request = m.json<RangeRequest>();
+    } catch {
+      return void m.respond();
+    }
+    const path = join(this.files.root, String(request.name));
+    if (!servable(request.name) || !isPlainFile(path)) return void m.respond();
+    const size = statSync(path).size;
+    const offset = Math.min(size, request.offset < 0 ? Math.max(0, size + request.offset) : request.offset || 0);
+    const bytes = new Uint8Array(Math.max(0, Math.min(RANGE_MAX, request.max || 0, size - offset)));
+    if (bytes.length) {
+      const fd = openSync(path, "r");
+      try {
+        readSync(fd, bytes, 0, bytes.length, offset);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const h = headers();
+    h.set("Flue-Size", String(size));
+    h.set("Flue-Offset", String(offset));
+    m.respond(bytes, { headers: h });
+  }
+
+  /** Stops answering for this instance's files. */
+  stop(): void {
+    this.sub?.unsubscribe();
+  }
+}
