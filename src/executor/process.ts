@@ -11,7 +11,7 @@
  * before it is stopped) and the file is cut back to the cap when it ends. A
  * log that stays empty is removed, so a silent job leaves no file.
  */
-import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { closeSync, constants as fsConstants, fchownSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { constants } from "node:os";
 import { processGroupOnly, type Cell, type Containment } from "./containment.ts";
@@ -165,16 +165,26 @@ function unwatch(pid: number): void {
   }
 }
 
-/** Opens a log for the child to write, making its directory first if it is not there yet. */
-function openLog(path: string): number {
+/**
+ * Opens a log for the child to write, making its directory first if it is
+ * not there yet. In append mode, so that a job that truncates its own log
+ * (`> /dev/stdout` reopens the file) goes on writing at its start, not past
+ * a hole; and owned by the job's user, who may then reopen it that way.
+ */
+function openLog(path: string, user: RunSpec["user"]): number {
+  let fd: number;
   try {
-    return openSync(path, "w", 0o600);
+    fd = openSync(path, LOG_FLAGS, 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    return openSync(path, "w", 0o600);
+    fd = openSync(path, LOG_FLAGS, 0o600);
   }
+  if (user) fchownSync(fd, user.uid, user.gid);
+  return fd;
 }
+
+const LOG_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_APPEND;
 
 /** A log's size now (what the child has written so far). */
 const logSize = (fd: number) => fstatSync(fd).size;
@@ -208,8 +218,8 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
   let errFd: number | undefined;
   try {
     if (spec.stdin !== null) inFd = openSync(spec.stdin, "r");
-    outFd = openLog(spec.stdout);
-    errFd = openLog(spec.stderr);
+    outFd = openLog(spec.stdout, spec.user);
+    errFd = openLog(spec.stderr, spec.user);
     const stdio: [number | "ignore", number, number] = [inFd ?? "ignore", outFd, errFd];
     ({ value: proc, cell } = (spec.containment ?? groupOnly).spawnIn(() =>
       Bun.spawn({ cmd: spec.cmd, cwd: spec.cwd, env: spec.env, stdio, detached: true, ...spec.user }),

@@ -40,6 +40,13 @@ describe.skipIf(!asRoot)("as root, by default", () => {
   });
   afterAll(() => f.close());
 
+  test("a job may reopen its own stdout and stderr by name (/dev/stdout), as with a pipe; > starts the log over, >> appends", async () => {
+    const job = await runJob(f, sh("echo one; echo two >> /dev/stdout; echo three > /dev/stderr; echo four >&2"));
+    expect(job.state).toBe("FINISHED");
+    expect(await read(f, `/api/job/${job.id}/stdout`)).toBe("one\ntwo\n");
+    expect(await read(f, `/api/job/${job.id}/stderr`)).toBe("three\nfour\n");
+  });
+
   test("jobs run as nobody", async () => {
     expect(f.app.executor.runAs).toBe("nobody (65534:65534)");
     const job = await runJob(f, { exec: "/usr/bin/id", argv: ["-u"], output_adapter: STDOUT });
