@@ -3,12 +3,14 @@
  *
  * With cgroup v2 each running attempt has a cgroup of its own (a cell),
  * under `<cgroup2 mount><flue's cgroup>/flue-<instance id>/`. A child is
- * born inside it: flue moves itself in, spawns, and moves itself back, all
- * synchronously so nothing else of flue runs there. `cgroup.kill` then
- * stops every process in it, daemons that called setsid included. A cell
- * that is empty again goes back to a pool for the next attempt: making and
- * removing a cgroup costs ~80 µs of flue's CPU a job, and cgroup2 cannot
- * rename one, so cells are named by number, not by job.
+ * born inside it (Bun.spawn's `cgroup`: clone3 with CLONE_INTO_CGROUP), so
+ * no process of the job ever runs outside it, and flue itself never moves:
+ * moving a process of a dozen threads between cgroups costs a cross-CPU
+ * call per thread, which on a virtual machine was ~300 µs a job.
+ * `cgroup.kill` stops every process in a cell, daemons that called setsid
+ * included. A cell that is empty again goes back to a pool for the next
+ * attempt: making and removing a cgroup costs ~80 µs of flue's CPU a job,
+ * and cgroup2 cannot rename one, so cells are named by number, not by job.
  *
  * Where the host gives no writable cgroup2, the process group is all there
  * is (a setsid'd daemon escapes it); recovery's /proc scan covers the rest.
@@ -30,8 +32,8 @@ export interface Containment {
   readonly kind: ContainmentKind;
   /** Why cgroups are not used, when they are not. */
   readonly reason?: string;
-  /** Runs `spawn` so that the process it starts, and all its descendants, are in a cell of their own. */
-  spawnIn<T>(spawn: () => T): { value: T; cell: Cell };
+  /** Runs `spawn` so that the process it starts, and all its descendants, are in a cell of their own: `spawn` passes the cgroup it is given to Bun.spawn. */
+  spawnIn<T>(spawn: (cgroup: string | undefined) => T): { value: T; cell: Cell };
   /** Kills and removes cells an earlier run of this instance left; returns their names. */
   recover(): string[];
   /** Removes flue's own cgroup directory (its cells must be gone). */
@@ -43,7 +45,7 @@ const noCell: Cell = { kill() {}, destroy: async () => {} };
 export const processGroupOnly = (reason?: string): Containment => ({
   kind: "process-group",
   reason,
-  spawnIn: (spawn) => ({ value: spawn(), cell: noCell }),
+  spawnIn: (spawn) => ({ value: spawn(undefined), cell: noCell }),
   recover: () => [],
   close() {},
 });
@@ -71,12 +73,16 @@ export function homeCgroup(procCgroup: string): string | undefined {
 const EMPTY_WAIT_MS = 2000;
 
 class CgroupCell implements Cell {
+  /** Whether cgroup.kill was written: such a cell is never born into again (see `emptied`). */
+  private killed = false;
+
   constructor(
     private readonly dir: string,
-    private readonly emptied: (dir: string) => void,
+    private readonly emptied: (dir: string, killed: boolean) => void,
   ) {}
 
   kill(): void {
+    this.killed = true;
     try {
       writeFileSync(join(this.dir, "cgroup.kill"), "1");
     } catch {}
@@ -84,14 +90,14 @@ class CgroupCell implements Cell {
 
   async destroy(): Promise<void> {
     // Mostly the job left nothing behind and the cell is empty at once.
-    if (isEmpty(this.dir)) return this.emptied(this.dir);
+    if (isEmpty(this.dir)) return this.emptied(this.dir, this.killed);
     const deadline = performance.now() + EMPTY_WAIT_MS;
     this.kill();
     for (let wait = 1; !isEmpty(this.dir); wait = Math.min(wait * 2, 50)) {
       if (performance.now() > deadline) return; // not reused: left for shutdown or recovery
       await Bun.sleep(wait);
     }
-    this.emptied(this.dir);
+    this.emptied(this.dir, true);
   }
 }
 
@@ -107,28 +113,14 @@ function isEmpty(dir: string): boolean {
 class Cgroups implements Containment {
   /** Why cgroups stopped working after start-up; from then on, process groups. */
   reason: string | undefined;
-  private readonly self = String(process.pid);
   /** Empty cells, ready for the next attempt. */
   private readonly pool: string[] = [];
   private made = 0;
 
-  constructor(
-    private readonly home: string,
-    private readonly dir: string,
-  ) {}
+  constructor(private readonly dir: string) {}
 
   get kind(): ContainmentKind {
     return this.reason === undefined ? "cgroup" : "process-group";
-  }
-
-  /** Moves flue back to its own cgroup; false if even that failed. */
-  private goHome(): boolean {
-    try {
-      writeFileSync(join(this.home, "cgroup.procs"), this.self);
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   private giveUp(why: unknown): void {
@@ -137,37 +129,39 @@ class Cgroups implements Containment {
     console.error(`flue: ${this.reason}; jobs run in process groups from now on`);
   }
 
-  spawnIn<T>(spawn: () => T): { value: T; cell: Cell } {
-    if (this.reason !== undefined) return { value: spawn(), cell: noCell };
+  spawnIn<T>(spawn: (cgroup: string | undefined) => T): { value: T; cell: Cell } {
+    if (this.reason !== undefined) return { value: spawn(undefined), cell: noCell };
     const pooled = this.pool.pop();
     const cell = pooled ?? join(this.dir, `cell-${++this.made}`);
     try {
       if (!pooled) mkdirOnce(cell);
-      writeFileSync(join(cell, "cgroup.procs"), this.self);
     } catch (e) {
       // Never a reason to fail a job: it runs in its process group instead.
-      this.goHome();
-      tryRmdir(cell);
       this.giveUp(e);
-      return { value: spawn(), cell: noCell };
+      return { value: spawn(undefined), cell: noCell };
     }
-    let value: T;
     try {
-      value = spawn();
+      return { value: spawn(cell), cell: new CgroupCell(cell, this.emptied) };
     } catch (e) {
-      if (this.goHome()) this.pool.push(cell);
-      throw e;
-    }
-    if (!this.goHome()) {
-      // flue itself is still in the cell: it must never be killed or removed.
-      this.giveUp(new Error(`flue could not leave the cgroup ${cell}`));
+      // For the job's own reasons (its executable), or because the cell cannot be joined:
+      // tried again without it, a spawn that fails again fails the job; one that works
+      // means cgroups no longer do.
+      this.emptied(cell);
+      const value = spawn(undefined);
+      this.giveUp(e);
       return { value, cell: noCell };
     }
-    return { value, cell: new CgroupCell(cell, this.emptied) };
   }
 
-  private readonly emptied = (cell: string) => {
-    if (this.reason === undefined) this.pool.push(cell);
+  /**
+   * An empty cell goes back to the pool, unless it was killed: then it is
+   * removed. On this kernel (6.18) a process born into a cgroup that once
+   * had cgroup.kill written is killed at birth (the fork compares the kill
+   * count of flue's own cgroup with the cell's), while one moved in lives.
+   */
+  private readonly emptied = (cell: string, killed = false) => {
+    if (killed || this.reason !== undefined) tryRmdir(cell);
+    else this.pool.push(cell);
   };
 
   recover(): string[] {
@@ -234,13 +228,13 @@ export function openContainment(instanceId: string, want: "auto" | "process-grou
     const home = join(m.mount, rel);
     const dir = join(home, `flue-${instanceId}`);
     mkdirOnce(dir);
-    // A trial cell: making it, cgroup.kill and removing it must work. Moving flue in is
-    // tried at the first spawn (its first time waits for an RCU grace period, ~10 ms).
+    // A trial cell: making it, cgroup.kill and removing it must work. Being born in one is
+    // tried at the first spawn; a host that refuses it then gets process groups.
     const trial = join(dir, `trial-${process.pid}`);
     mkdirOnce(trial);
     writeFileSync(join(trial, "cgroup.kill"), "1");
     rmdirSync(trial);
-    return new Cgroups(home, dir);
+    return new Cgroups(dir);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     return processGroupOnly(`cgroups unavailable: ${err.code ?? err.message}`);

@@ -221,8 +221,8 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
     outFd = openLog(spec.stdout, spec.user);
     errFd = openLog(spec.stderr, spec.user);
     const stdio: [number | "ignore", number, number] = [inFd ?? "ignore", outFd, errFd];
-    ({ value: proc, cell } = (spec.containment ?? groupOnly).spawnIn(() =>
-      Bun.spawn({ cmd: spec.cmd, cwd: spec.cwd, env: spec.env, stdio, detached: true, ...spec.user }),
+    ({ value: proc, cell } = (spec.containment ?? groupOnly).spawnIn((cgroup) =>
+      Bun.spawn({ cmd: spec.cmd, cwd: spec.cwd, env: spec.env, stdio, detached: true, ...spec.user, ...(cgroup && { cgroup }) }),
     ));
   } catch (e) {
     if (outFd !== undefined) closeLog(outFd, spec.stdout, 0);

@@ -88,8 +88,8 @@ describe.skipIf(!cgroupsHere)("cgroups", () => {
   test("a cell holds a setsid daemon; recovery of the same instance kills it and removes the cell; close removes flue's directory", async () => {
     const id = `test-${process.pid}-${Date.now()}`;
     const first = openContainment(id);
-    const { value: proc } = first.spawnIn(() =>
-      Bun.spawn({ cmd: ["/bin/sh", "-c", "setsid sh -c 'sleep 60 &'"], env: { FLUE_JOB_ID: id }, detached: true }),
+    const { value: proc } = first.spawnIn((cgroup) =>
+      Bun.spawn({ cgroup, cmd: ["/bin/sh", "-c", "setsid sh -c 'sleep 60 &'"], env: { FLUE_JOB_ID: id }, detached: true }),
     );
     await proc.exited;
     expect(pidsOf(id).length).toBe(1); // the daemon, outside the process group
@@ -102,6 +102,23 @@ describe.skipIf(!cgroupsHere)("cgroups", () => {
     const mount = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((l) => l.includes(" - cgroup2 "))!.split(" ")[4];
     expect(existsSync(`${mount}${home === "/" ? "" : home}/flue-${id}`)).toBe(false);
   });
+});
+
+describe.skipIf(!cgroupsHere)("cells, reused", () => {
+  test("a cell that was killed is never born into again: the jobs after a killed tree run as usual", async () => {
+    // One slot: every job would take the same cell from the pool.
+    const f = await inProcess({ containment: "auto", slots: 1 });
+    try {
+      const define = async (definition: object) => (await f.json("POST", "/api/process_definition/", { definition })).body.id;
+      const run = async (def: number) => (await f.json("GET", `/api/job/${(await f.json("POST", "/api/job/", { process_definition: def })).body.id}/?wait=15`)).body;
+      const killed = await run(await define({ exec: "/bin/sh", argv: ["-c", "trap '' TERM; sleep 60"], timeout: 1 }));
+      expect(killed.state).toBe("FAILED");
+      const plain = await define({ exec: "/bin/sh", argv: ["-c", "exit 3"] });
+      for (let i = 0; i < 3; i++) expect((await run(plain)).exit_status).toBe(3);
+    } finally {
+      f.close();
+    }
+  }, 20_000);
 });
 
 describe.skipIf(!cgroupsHere)("cgroups that stop working", () => {
