@@ -24,8 +24,13 @@ export type ContainmentKind = "cgroup" | "process-group";
 export interface Cell {
   /** Kills every process in the cell at once; the group's SIGKILL is the caller's. */
   kill(): void;
-  /** Kills what is left and waits (bounded) until the cell is empty; then it may hold the next attempt. */
-  destroy(): Promise<void>;
+  /**
+   * Kills what is left and waits (bounded) until the cell is empty; then it
+   * may hold the next attempt. True when no process of the attempt is left
+   * anywhere, so nothing still holds its files open (a process group alone
+   * cannot say that: a daemon may have left it).
+   */
+  destroy(): Promise<boolean>;
 }
 
 export interface Containment {
@@ -40,7 +45,7 @@ export interface Containment {
   close(): void;
 }
 
-const noCell: Cell = { kill() {}, destroy: async () => {} };
+const noCell: Cell = { kill() {}, destroy: async () => false };
 
 export const processGroupOnly = (reason?: string): Containment => ({
   kind: "process-group",
@@ -88,16 +93,20 @@ class CgroupCell implements Cell {
     } catch {}
   }
 
-  async destroy(): Promise<void> {
+  async destroy(): Promise<boolean> {
     // Mostly the job left nothing behind and the cell is empty at once.
-    if (isEmpty(this.dir)) return this.emptied(this.dir, this.killed);
+    if (isEmpty(this.dir)) {
+      this.emptied(this.dir, this.killed);
+      return true;
+    }
     const deadline = performance.now() + EMPTY_WAIT_MS;
     this.kill();
     for (let wait = 1; !isEmpty(this.dir); wait = Math.min(wait * 2, 50)) {
-      if (performance.now() > deadline) return; // not reused: left for shutdown or recovery
+      if (performance.now() > deadline) return false; // not reused: left for shutdown or recovery
       await Bun.sleep(wait);
     }
     this.emptied(this.dir, true);
+    return true;
   }
 }
 

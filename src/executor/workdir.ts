@@ -4,12 +4,13 @@
  * a symlink) is refused.
  *
  *   work/<id>-<n>/                          attempt n's private working directory
- *   logs/<id>-<n>.stdout|.stderr            its logs, made when the first byte arrives
+ *   logs/<id>-<n>.stdout|.stderr            its logs: the process's stdout and stderr, kept when not empty
  *   logs/<id>-<n>.scratch/                  its plugins' scratch space (fetched inputs), removed after it
  *   jobs/<id>/inputs/<name>                 staged at submission (inline, upload)
  *   jobs/<id>/outputs/<name>                file outputs, kept after the job ends
  *
  *   work/.spare/<n>                         empty workdirs kept for reuse
+ *   logs/.spare/<pid>.<n>                   empty log files kept for reuse (process.ts)
  *
  * When jobs run as another user (--run-as), the data dir and work/ are
  * 0711: a job reaches its own workdir by its absolute path but lists
@@ -19,7 +20,7 @@
  *
  * Flat, and made only when needed: on this hot path every directory and
  * file is a syscall that costs more than spawning the process. A job of
- * /bin/true makes no file, and its directory is a rename: making a
+ * /bin/true leaves no file, and its directory and logs are renames: making a
  * directory costs 25–400 µs on ext4 (it allocates a block, and the Orlov
  * allocator searches for a group), a rename 6–8 µs. An attempt that leaves
  * its workdir empty hands it back to the spares; one that leaves files keeps
