@@ -45,6 +45,8 @@ export interface Config {
   natsNkey?: string;
   /** PEM CA file: talk TLS to NATS and trust servers it signed. */
   natsTlsCa?: string;
+  /** Copies a NATS cluster keeps of each of the fleet's streams and buckets; none: as they were made (one). */
+  natsReplicas?: number;
   /** How often this instance tells the fleet it is alive. */
   heartbeatMs: number;
   /** Silence after which peers call an instance LOST; 0: three heartbeats and a second. */
@@ -186,6 +188,12 @@ export const FLAGS: Record<string, FlagSpec> = {
   "nats-creds": { key: "natsCreds", help: "NATS .creds file (user JWT and nkey seed)", default: "", parse: readableFile },
   "nats-nkey": { key: "natsNkey", help: "file holding an nkey seed for NATS", default: "", parse: readableFile },
   "nats-tls-ca": { key: "natsTlsCa", help: "PEM CA file: connect to NATS over TLS, trusting servers it signed", default: "", parse: readableFile },
+  "nats-replicas": {
+    key: "natsReplicas",
+    help: "copies a NATS cluster keeps of the fleet's streams and buckets (3 on a three-node cluster: the fleet outlives one node)",
+    default: "",
+    parse: (t, flag) => (t === "" ? undefined : integer(1, 5)(t, flag)),
+  },
   heartbeat: { key: "heartbeatMs", help: "how often this instance tells the fleet it is alive", default: "2s", parse: parseDuration },
   "events-max-age": { key: "eventsMaxAgeMs", help: "how long the fleet's event stream keeps events; an instance away longer misses older ones", default: "168h", parse: parseDuration },
   "failover-after": { key: "failoverAfterMs", help: "how long a job's instance may be silent before another instance runs the job again (the work queue's ack_wait)", default: "10s", parse: parseDuration },

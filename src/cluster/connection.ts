@@ -1,8 +1,12 @@
 /**
  * The fleet's NATS connection. At start it must succeed — a flue given
  * --nats never runs half alone — and afterwards it reconnects forever,
- * saying once when it lost NATS and once when it is back.
+ * saying once when it lost NATS and once when it is back. The servers are
+ * tried in the order given, so an operator can spread instances over a
+ * cluster's nodes; the rest (and those the cluster announces) are where it
+ * goes when its own node is away.
  */
+import { jetstreamManager } from "@nats-io/jetstream";
 import { readFileSync } from "node:fs";
 import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
 import type { Config } from "../config.ts";
@@ -15,6 +19,7 @@ const RECONNECT_WAIT_MS = 500;
 function options(config: Config, name: string): NodeConnectionOptions {
   const opts: NodeConnectionOptions = {
     servers: config.nats,
+    noRandomize: true,
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: RECONNECT_WAIT_MS,
@@ -60,4 +65,36 @@ export async function connectNats(config: Config, name: string): Promise<NatsCon
   }
   void logStatus(nc);
   return nc;
+}
+
+/** How long joining waits for the copies of the fleet's streams to be made. */
+const REPLICATE_WAIT_MS = 30_000;
+/** The fleet's streams: the work queue, the events, and those behind its buckets and object store. */
+const FLEET_STREAM = /^(KV_|OBJ_)?flue_/;
+
+/**
+ * Keeps `replicas` copies of every fleet stream (and so of its durable
+ * consumers) in a NATS cluster: one made with a single copy lives on one
+ * node, and with that node the fleet would lose it. Streams are made with
+ * one copy wherever they are made; this raises them, once all exist.
+ */
+export async function replicate(nc: NatsConnection, replicas: number): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const names: string[] = [];
+  for await (const info of jsm.streams.list()) {
+    if (!FLEET_STREAM.test(info.config.name)) continue;
+    names.push(info.config.name);
+    if (info.config.num_replicas < replicas) await jsm.streams.update(info.config.name, { ...info.config, num_replicas: replicas });
+  }
+  // Until the copies are current, losing the node that had the only one still loses the stream.
+  const deadline = Date.now() + REPLICATE_WAIT_MS;
+  for (const name of names) {
+    for (;;) {
+      const info = await jsm.streams.info(name).catch(() => undefined);
+      const copies = info?.cluster?.leader ? 1 + (info.cluster.replicas ?? []).filter((r) => r.current).length : 0;
+      if (copies >= replicas) break;
+      if (Date.now() > deadline) throw new Error(`stream ${name} has ${copies} of ${replicas} copies`);
+      await Bun.sleep(100);
+    }
+  }
 }

@@ -33,6 +33,8 @@ const DUPLICATE_WINDOW_MS = 2 * 60_000;
 const PUBLISH_BATCH = 512;
 const APPLY_BATCH = 512;
 const RETRY_MS = 1000;
+/** A pull of the ordered consumer: its heartbeats, every half of it, tell within two of them that the consumer is gone. */
+const CONSUME_EXPIRES_MS = 5000;
 const STREAM_SEQ_KEY = "fleet.events_seq";
 const appliedKey = (origin: string) => `fleet.applied.${origin}`;
 
@@ -139,8 +141,12 @@ export class EventReplicator {
       try {
         const start = Number(this.store.getMeta(STREAM_SEQ_KEY) ?? 0) + 1;
         const consumer = await this.js.consumers.get(EVENTS_STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start });
-        const messages = await consumer.consume();
+        const messages = await consumer.consume({ expires: CONSUME_EXPIRES_MS });
         this.messages = messages;
+        // Its node gone while this connection stays (a NATS cluster): made anew from where it stands, as after a reconnect.
+        void (async () => {
+          for await (const s of messages.status()) if (s.type === "heartbeats_missed") messages.stop();
+        })();
         let batch: JsMsg[] = [];
         for await (const m of messages) {
           batch.push(m);

@@ -3,15 +3,16 @@
  * connection, the version rule, presence; definitions and users mirrored
  * from KV buckets; every event replicated through a stream; control
  * requests served for the jobs that run here; one work queue the executor
- * takes its jobs from (work.ts), with fail-over; every job's logs and
- * outputs shared through the object store (results.ts). main.ts imports this module only when --nats
- * is given, so a single flue never loads the NATS client.
+ * takes its jobs from (work.ts), with fail-over; every job's stored
+ * inputs, logs and outputs shared through the object store (results.ts).
+ * main.ts imports this module only when --nats is given, so a single flue
+ * never loads the NATS client.
  */
 import { Kvm } from "@nats-io/kv";
 import type { Config } from "../config.ts";
 import type { Executor } from "../executor/index.ts";
 import type { Store } from "../store/index.ts";
-import { connectNats } from "./connection.ts";
+import { connectNats, replicate } from "./connection.ts";
 import { askControl, serveControl, type ControlHandler } from "./control.ts";
 import { SharedDefinitions } from "./definitions.ts";
 import { EventReplicator } from "./events.ts";
@@ -32,10 +33,15 @@ const LEAVE_PUBLISH_MS = 2000;
  * shared state and starts replicating events; throws a FleetJoinError (flue
  * exits 1) when any of it fails, leaving no connection behind.
  */
-export async function joinFleet(config: Config, self: () => SelfRecord, store: Store, control: ControlHandler, executor: Pick<Executor, "useQueue" | "files" | "afterAttempt">): Promise<Fleet> {
+export async function joinFleet(config: Config, self: () => SelfRecord, store: Store, control: ControlHandler, executor: Pick<Executor, "useQueue" | "files" | "afterAttempt" | "fetchInput">): Promise<Fleet> {
   const where = config.nats.join(", ");
   const { id, version } = self();
   const nc = await connectNats(config, `flue ${id}`);
+  // A job deleted elsewhere may have its stored inputs here (submitted here, it ran elsewhere).
+  // Listening before the events' catch-up counts deletions made while this instance was away.
+  const unsubscribeDeleted = store.events.subscribe((e) => {
+    if (e.type === "deleted" && e.executor !== id) executor.files.remove(e.id!, 0);
+  });
   try {
     const kvm = new Kvm(nc);
     const agreed = await agreeProtocol(kvm, version, where);
@@ -46,8 +52,10 @@ export async function joinFleet(config: Config, self: () => SelfRecord, store: S
     const results = await SharedResults.start(nc, executor.files, id, config.eventsMaxAgeMs);
     const presence = await Presence.start(nc, kvm, self, { heartbeatMs: config.heartbeatMs, lostAfterMs: config.lostAfterMs });
     const work = await FleetQueue.start(nc, store, { self: id, labels: config.labels, failoverAfterMs: config.failoverAfterMs, members: () => presence.members() });
+    if (config.natsReplicas) await replicate(nc, config.natsReplicas);
     executor.useQueue(work);
     executor.afterAttempt = (jobId, attempt) => results.share(jobId, attempt);
+    executor.fetchInput = (jobId, name) => results.fetchInput(jobId, name);
     return {
       description: `${where}, fleet protocol ${agreed.protocol}`,
       members: () => presence.members(),
@@ -55,12 +63,14 @@ export async function joinFleet(config: Config, self: () => SelfRecord, store: S
       shareDefinition: (row) => definitions.put(row as Parameters<SharedDefinitions["put"]>[0]),
       unshareDefinition: (defId) => definitions.remove(defId),
       enqueue: (items) => work.enqueue(items),
+      shareInputs: (inputs) => results.shareInputs(inputs),
       ask: (instance, request) => askControl(nc, instance, request),
       openResult: (name) => results.open(name),
       readResult: (instance, name, offset, max) => results.range(instance, name, offset, max),
       removeResults: (job) => results.remove(job),
       leave: async () => {
         controlSub.unsubscribe();
+        unsubscribeDeleted();
         results.stop();
         await work.stop();
         await events.stop(LEAVE_PUBLISH_MS);
@@ -71,6 +81,7 @@ export async function joinFleet(config: Config, self: () => SelfRecord, store: S
       },
     };
   } catch (e) {
+    unsubscribeDeleted();
     await nc.close();
     if (e instanceof FleetJoinError) throw e;
     throw new FleetJoinError(`cannot join the fleet on ${where}: ${(e as Error).message}`);

@@ -59,6 +59,13 @@ export interface SharedFile {
   stream: ReadableStream<Uint8Array>;
 }
 
+/** An input flue stores for a job (inline text or base64 as bytes, an upload as the file received), to share with the fleet. */
+export interface StoredInput {
+  jobId: string;
+  name: string;
+  data: Uint8Array | Blob;
+}
+
 /** A range of a file as the instance holding it has it now: its size there, where the bytes start, the bytes. */
 export interface FileRange {
   size: number;
@@ -78,7 +85,13 @@ export interface Fleet {
    * stream has them all; rejects when NATS is away or does not confirm,
    * and then the caller records nothing (no job is created or queued).
    */
-  enqueue(items: { id: string; attempts: number; application: string | undefined; inputs: unknown }[]): Promise<void>;
+  enqueue(items: { id: string; attempts: number; application: string | undefined }[]): Promise<void>;
+  /**
+   * Puts inputs flue stores into the object store, for whichever instance
+   * runs their job; rejects when NATS is away or does not take them, and
+   * then the caller makes no job.
+   */
+  shareInputs(inputs: StoredInput[]): Promise<void>;
   /** Asks `instance` to act on one of its jobs; rejects when it does not answer. */
   ask(instance: string, request: ControlRequest): Promise<ControlReply>;
   /** A job's file, named by its path under the data dir, from the object store; undefined when it is not there. */
@@ -89,8 +102,8 @@ export interface Fleet {
    * such file; rejects when it does not answer.
    */
   readResult(instance: string, name: string, offset: number, max: number): Promise<FileRange | undefined>;
-  /** Removes a deleted job's files from the object store; never rejects (what stays expires). */
-  removeResults(job: { id: string; attempts: number; outputs: unknown }): Promise<void>;
+  /** Removes a deleted job's files (inputs, logs, outputs) from the object store; never rejects (what stays expires). */
+  removeResults(job: { id: string; attempts: number; outputs: unknown; inputs: unknown }): Promise<void>;
   /** Where the fleet is, for the start-up line: the NATS servers and the protocol agreed. */
   readonly description: string;
   /** Every instance known, this one first; costs no request. */

@@ -7,6 +7,11 @@
  * whoever sees a job FINISHED finds its files here. Objects expire with the
  * events (--events-max-age) and go with their job when it is deleted.
  *
+ * Inputs flue stores at submission (inline text, base64, uploads) go there
+ * too, as `jobs/<id>/inputs/<name>`, before the job is made: the instance
+ * that runs it fetches those it does not have, so such a job runs where its
+ * application's label is and fails over like any other.
+ *
  * While a job runs its logs are only on its instance: each instance answers
  * core-NATS requests on `flue.results.<its id>` for a range of one of its
  * files (`{name, offset, max}`, a negative offset counting from the end;
@@ -17,11 +22,12 @@
 import { jetstream, jetstreamManager, StorageType, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { Objm, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import { headers, nanos, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from "node:fs";
+import { open as openFile } from "node:fs/promises";
+import { basename, dirname, join, relative } from "node:path";
 import { isPlainFile, type JobFiles } from "../executor/index.ts";
 import { natsConnected } from "./connection.ts";
-import type { FileRange, SharedFile } from "./record.ts";
+import type { FileRange, SharedFile, StoredInput } from "./record.ts";
 
 export const RESULTS_BUCKET = "flue_results";
 const RESULTS_STREAM = `OBJ_${RESULTS_BUCKET}`;
@@ -31,6 +37,8 @@ export const RANGE_MAX = 64 * 1024;
 const RANGE_TIMEOUT_MS = 2000;
 /** Chunks (128 KiB each) fetched ahead of a reader: a slow download holds no more than this in memory. */
 const READ_AHEAD = 8;
+/** Objects put at once by one submission: a bulk of inline inputs does not flood the server. */
+const PUT_CONCURRENCY = 16;
 
 const subject = (instance: string) => `flue.results.${instance}`;
 
@@ -107,15 +115,60 @@ export class SharedResults {
     }
   }
 
+  /**
+   * Puts the inputs of jobs about to be made, before they exist (a few at
+   * a time). Throws when NATS is away or does not take them all; those it
+   * took belong to no job and expire with the bucket's max age.
+   */
+  async shareInputs(inputs: StoredInput[]): Promise<void> {
+    if (!natsConnected(this.nc)) throw new Error("NATS is unreachable");
+    const left = [...inputs];
+    const putNext = async (): Promise<void> => {
+      for (let i = left.shift(); i; i = left.shift()) {
+        const meta = { name: this.nameOf(this.files.input(i.jobId, i.name)) };
+        await (i.data instanceof Uint8Array ? this.os.putBlob(meta, i.data) : this.os.put(meta, i.data.stream()));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PUT_CONCURRENCY, inputs.length) }, putNext));
+  }
+
+  /**
+   * Fetches a stored input this instance does not have (the job was
+   * submitted elsewhere) into place: streamed to a file beside it, renamed
+   * once whole and matching its digest. False when the bucket does not
+   * have it; throws when NATS is away or the object is damaged.
+   */
+  async fetchInput(jobId: string, name: string): Promise<boolean> {
+    const path = this.files.input(jobId, name);
+    const file = await this.open(this.nameOf(path));
+    if (!file) return false;
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const part = join(dirname(path), `.${basename(path)}.part`);
+    const out = await openFile(part, "w", 0o600);
+    try {
+      for await (const chunk of file.stream) await out.write(chunk);
+      await out.close();
+      renameSync(part, path);
+      return true;
+    } catch (e) {
+      await out.close().catch(() => {});
+      rmSync(part, { force: true });
+      throw e;
+    }
+  }
+
   /** Removes a deleted job's objects; what cannot be removed now expires with the bucket's max age. */
-  async remove(job: { id: string; attempts: number; outputs: unknown }): Promise<void> {
+  async remove(job: { id: string; attempts: number; outputs: unknown; inputs: unknown }): Promise<void> {
     const names: string[] = [];
     for (let n = 1; n <= job.attempts; n++) names.push(this.nameOf(this.files.attemptFile(job.id, n, "stdout")), this.nameOf(this.files.attemptFile(job.id, n, "stderr")));
     for (const name of Object.keys((job.outputs ?? {}) as object)) names.push(this.nameOf(this.files.output(job.id, name)));
+    for (const [name, meta] of Object.entries((job.inputs ?? {}) as Record<string, { source?: string }>)) {
+      if (meta?.source !== "uri") names.push(this.nameOf(this.files.input(job.id, name)));
+    }
     const failed = natsConnected(this.nc)
       ? (await Promise.allSettled(names.map((name) => this.os.delete(name)))).find((r) => r.status === "rejected")?.reason
       : new Error("NATS is unreachable");
-    if (failed) console.error(`flue: could not remove the shared logs and outputs of deleted job ${job.id} (${(failed as Error).message}); they expire with --events-max-age`);
+    if (failed) console.error(`flue: could not remove the shared inputs, logs and outputs of deleted job ${job.id} (${(failed as Error).message}); they expire with --events-max-age`);
   }
 
   /** A file from the bucket, streamed as the reader takes it; undefined when the bucket does not have it. */

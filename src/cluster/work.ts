@@ -4,59 +4,58 @@
  * one). Every `queued` event this instance makes publishes one message
  * `{id, attempts}`; each instance pulls, through one durable consumer per
  * subject shared by the fleet (nats-server 2.9 has no `filter_subjects`),
- * only its labels' subjects and `_any`, never more messages than it has
- * free slots. A job whose inputs flue stored at submission goes instead to
- * `flue.work.@<instance id>`, pulled only by the instance that stored them
- * (durable `flue_work_at_<instance id>`). The pulls take turns for the free
- * slots, first come first served, so no subject starves. A submission
- * publishes with `enqueue` and waits for the stream before the job exists.
+ * only its labels' subjects and `_any`. A job whose inputs flue stored at
+ * submission goes there too: the object store has its inputs (results.ts).
+ * A submission publishes with `enqueue` and waits for the stream before the
+ * job exists.
+ *
+ * Pulling: every free slot keeps one pull of one message open (pulls.ts),
+ * never more pulls than free slots, so an instance never holds a message it
+ * has no slot for.
  *
  * A message received is checked against the job as this instance's
- * projection shows it:
+ * projection shows it. The projection may lag the message (the events come
+ * through another stream): a message it is behind on is asked about again,
+ * never dropped, or the job would be lost.
  *
  *   unknown ── its `created` event has not arrived yet: nak, a moment
+ *   behind ─── NEW, or an earlier attempt's RUNNING/WAITING/QUEUED: nak, a moment
  *   QUEUED ─── take it: the executor starts the next attempt
  *   RUNNING ── on an ACTIVE peer: nak with a delay (never twice at once);
  *              on a LOST/STOPPED one, or here from before a restart:
  *              fail-over, a new attempt with a message saying why
- *   anything else (final, WAITING, superseded attempt) ── dropped
+ *   final, or an attempt already past ── dropped
  *
  * While a job runs its message is kept alive (`working`) every third of
  * ack_wait (--failover-after); when the attempt ends here it is acked. An
  * instance killed stops both: after ack_wait the server redelivers.
  */
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
-import type { FlueEvent } from "../domain/index.ts";
+import { isFinal, type FlueEvent, type JobState } from "../domain/index.ts";
 import type { Offered, Queue, QueueHost } from "../queue/index.ts";
 import type { JobRow, Store } from "../store/index.ts";
 import { natsConnected } from "./connection.ts";
+import { Pulls } from "./pulls.ts";
 import type { InstanceRecord } from "./record.ts";
 
 export const WORK_STREAM = "flue_work";
 export const ANY_LABEL = "_any";
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
-/** How long one pull waits for messages before asking again. */
-const FETCH_EXPIRES_MS = 1000;
-/** A job whose `created` event has not arrived yet is asked about again this soon. */
+/** A job this instance does not know yet (or knows an older state of) is asked about again this soon, then less often… */
 const NOT_YET_MS = 200;
-/** …and given up (the job was deleted) after this long. */
+const NOT_YET_MAX_MS = 5000;
+/** …and given up (the job was deleted) after this long when it stays unknown. */
 const UNKNOWN_GIVE_UP_MS = 60_000;
 const RETRY_MS = 1000;
+/** How long a submission waits for the stream to take its work messages. */
+const PUBLISH_TIMEOUT_MS = 5000;
 
 const LABEL = /^[A-Za-z0-9_+-]+$/;
 /** The subject token of a definition's application; one no instance could declare as a label goes where no one pulls. */
 export const labelOf = (application: string | undefined) => (application === undefined ? ANY_LABEL : LABEL.test(application) ? application : "_unservable");
 const subjectOf = (label: string) => `flue.work.${label}`;
 const durableOf = (label: string) => `flue_work_${label}`;
-/** Jobs whose inputs flue stored at submission (inline, base64, uploads) run where they are stored, until the object store shares them. */
-const pinnedSubject = (instance: string) => `flue.work.@${instance}`;
-const pinnedDurable = (instance: string) => `flue_work_at_${instance}`;
-/** Whether any of a job's inputs is a file this instance stored (not a URI fetched where the job runs). */
-export const storedInputs = (inputs: unknown): boolean =>
-  Object.values((inputs ?? {}) as Record<string, { source?: string }>).some((m) => m?.source === "inline" || m?.source === "upload");
-/** How long a submission waits for the stream to take its work messages. */
-const PUBLISH_TIMEOUT_MS = 5000;
 
 /** NATS cannot take work now: the submission is refused, nothing queued. */
 export class FleetUnavailableError extends Error {}
@@ -66,7 +65,6 @@ export interface WorkItem {
   id: string;
   attempts: number;
   application: string | undefined;
-  inputs: unknown;
 }
 
 interface WorkMessage {
@@ -94,20 +92,15 @@ export class FleetQueue implements Queue {
   private ready: { msg: JsMsg; offered: Offered }[] = [];
   /** The message of each job running here. */
   private readonly held = new Map<string, Held>();
-  /** Slots promised to pulls in flight. */
-  private reserved = 0;
   private host?: QueueHost;
   private stopped = false;
-  /** Pulls waiting for slots, first come first served: each gets its turn, so no subject starves while others' pulls come and go. */
-  private waiting: ((n: number) => void)[] = [];
-  /** How many subjects' pulls share the free slots. */
-  private share = 1;
-  /** Grants slots now and then: the executor's slots change without telling, e.g. at start. */
-  private ticker?: Timer;
+  private pulls?: Pulls;
   private unsubscribe?: () => void;
-  private readonly pulls: Promise<void>[] = [];
   /** `id.attempts` of messages `enqueue` published already: their `queued` events publish nothing more. */
   private readonly sent = new Set<string>();
+  /** Reply subjects of acks NATS has not confirmed (yet): sent again when it was away, or a restarted server hands their messages out again. */
+  private readonly unconfirmed = new Set<string>();
+  private ackTimer?: Timer;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -123,18 +116,17 @@ export class FleetQueue implements Queue {
     const config = { subjects: ["flue.work.>"], storage: StorageType.File, retention: RetentionPolicy.Workqueue, duplicate_window: nanos(DUPLICATE_WINDOW_MS) };
     try {
       await jsm.streams.info(WORK_STREAM);
-    } catch {
+    } catch (e) {
+      // Only when it is missing: a cluster electing the stream's leader says something else, and the stream is there.
+      if ((e as Error).message !== "stream not found") throw e;
       await jsm.streams.add({ name: WORK_STREAM, ...config });
     }
     const q = new FleetQueue(nc, store, opts);
-    const consumers: Consumer[] = [];
-    const subjects = [...new Set([...opts.labels, ANY_LABEL])].map((label) => ({ durable: durableOf(label), subject: subjectOf(label) }));
-    // This instance's own subject: jobs whose inputs it stored; no one else pulls it.
-    subjects.push({ durable: pinnedDurable(opts.self), subject: pinnedSubject(opts.self) });
-    for (const { durable, subject } of subjects) {
+    const subjects: { subject: string; durable: string }[] = [];
+    for (const label of new Set([...opts.labels, ANY_LABEL])) {
       const consumer = {
-        durable_name: durable,
-        filter_subject: subject,
+        durable_name: durableOf(label),
+        filter_subject: subjectOf(label),
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         ack_wait: nanos(opts.failoverAfterMs),
@@ -146,24 +138,21 @@ export class FleetQueue implements Queue {
         // Made by another instance (maybe with another --failover-after): the latest start's setting holds.
         await jsm.consumers.update(WORK_STREAM, consumer.durable_name, { ack_wait: consumer.ack_wait, max_deliver: -1 });
       }
-      consumers.push(await q.js.consumers.get(WORK_STREAM, consumer.durable_name));
+      subjects.push({ subject: consumer.filter_subject, durable: consumer.durable_name });
     }
     q.unsubscribe = store.events.subscribe((e) => {
       if (e.type === "queued" && e.executor === opts.self) q.publish(e);
     });
-    q.share = consumers.length;
-    q.ticker = setInterval(() => q.wakePulls(), 250);
-    q.pulls.push(...consumers.map((c) => q.pull(c)));
+    q.pulls = await Pulls.start(nc, q.js, WORK_STREAM, subjects, {
+      free: () => (q.stopped ? 0 : (q.host?.free() ?? 0) - q.ready.length),
+      receive: (m) => q.receive(m),
+      rejoined: () => q.rejoined(),
+    });
     return q;
   }
 
   attach(host: QueueHost): void {
     this.host = host;
-  }
-
-  /** Where a job's message goes: this instance's own subject when it stored the job's inputs, else its application's. */
-  private subjectFor(application: string | undefined, inputs: unknown): string {
-    return storedInputs(inputs) ? pinnedSubject(this.opts.self) : subjectOf(labelOf(application));
   }
 
   /**
@@ -180,7 +169,7 @@ export class FleetQueue implements Queue {
     try {
       await Promise.all(
         items.map((w, i) =>
-          this.js.publish(this.subjectFor(w.application, w.inputs), JSON.stringify({ id: w.id, attempts: w.attempts } satisfies WorkMessage), {
+          this.js.publish(subjectOf(labelOf(w.application)), JSON.stringify({ id: w.id, attempts: w.attempts } satisfies WorkMessage), {
             msgID: keys[i],
             timeout: PUBLISH_TIMEOUT_MS,
           }),
@@ -199,7 +188,7 @@ export class FleetQueue implements Queue {
     if (this.sent.delete(key)) return;
     const def = this.store.definitions.resolved(job.definitionId, job.definitionVersion);
     const body: WorkMessage = { id: job.id, attempts: job.attempts };
-    const subject = this.subjectFor(def?.application, job.inputs);
+    const subject = subjectOf(labelOf(def?.application));
     const send = (): void => {
       this.js.publish(subject, JSON.stringify(body), { msgID: key }).catch(() => {
         // NATS away: the job stays QUEUED until its message is in the stream.
@@ -209,54 +198,11 @@ export class FleetQueue implements Queue {
     send();
   }
 
-  private free(): number {
-    return (this.host?.free() ?? 0) - this.ready.length - this.reserved;
-  }
-
-  /** Waits for this pull's turn and the slots it may fill (0: the queue stopped). */
-  private turn(): Promise<number> {
-    return new Promise((resolve) => {
-      this.waiting.push(resolve);
-      this.wakePulls();
-    });
-  }
-
-  /** Gives free slots to the waiting pulls, oldest first. */
-  private wakePulls(): void {
-    if (this.stopped) {
-      for (const w of this.waiting.splice(0)) w(0);
-      return;
-    }
-    while (this.waiting.length) {
-      const free = this.free();
-      if (free <= 0) return;
-      const n = Math.max(1, Math.floor(free / this.share));
-      this.reserved += n;
-      this.waiting.shift()!(n);
-    }
-  }
-
-  /** Pulls one subject for as long as the queue runs, when its turn comes, for the slots it was given. */
-  private async pull(consumer: Consumer): Promise<void> {
-    while (!this.stopped) {
-      const n = await this.turn();
-      if (n === 0) break;
-      let left = n;
-      try {
-        const batch = await consumer.fetch({ max_messages: n, expires: FETCH_EXPIRES_MS });
-        for await (const m of batch) {
-          left--;
-          this.reserved--;
-          this.receive(m);
-        }
-      } catch {
-        if (!this.stopped) await Bun.sleep(RETRY_MS);
-      } finally {
-        this.reserved -= left;
-        // Back of the line: the pulls that waited meanwhile go first.
-        if (left > 0) this.wakePulls();
-      }
-    }
+  /** Puts a message back for a moment: this instance's projection has not caught up with it yet. */
+  private notYet(m: JsMsg): void {
+    const delay = Math.min(NOT_YET_MS * m.info.deliveryCount, NOT_YET_MAX_MS);
+    m.nak(delay);
+    this.pulls?.due(m.subject, delay);
   }
 
   /** Decides what a message means for its job, by the diagram above. */
@@ -271,19 +217,31 @@ export class FleetQueue implements Queue {
     const job = this.store.jobs.get(w.id);
     if (!job) {
       const age = Date.now() - Number(m.info.timestampNanos) / 1e6;
-      return void (age > UNKNOWN_GIVE_UP_MS ? m.term() : m.nak(NOT_YET_MS));
+      return age > UNKNOWN_GIVE_UP_MS ? void m.term() : this.notYet(m);
     }
-    if (job.state === "QUEUED" && w.attempts <= job.attempts) return this.offer(m, job);
-    if (job.state !== "RUNNING" || w.attempts !== job.attempts - 1) return void m.term();
+    if (job.state === "QUEUED") return w.attempts <= job.attempts ? this.offer(m, job) : this.notYet(m);
+    if (job.state === "RUNNING" && w.attempts === job.attempts - 1) return this.running(m, job);
+    // Not final and not past this message's attempt: the `queued` that sent it has not arrived here yet.
+    if (!isFinal(job.state as JobState) && w.attempts >= job.attempts) return this.notYet(m);
+    m.term();
+  }
+
+  /** A message for the attempt the projection shows running: a copy of ours, or a fail-over. */
+  private running(m: JsMsg, job: JobRow): void {
     if (job.instance === this.opts.self) {
       const held = this.held.get(job.id);
       if (held) return void (held.msg = m); // ours, redelivered after a slow moment: keep the newest delivery
-      if (this.ready.some((r) => r.offered.id === job.id)) return void m.term();
+      const waiting = this.ready.find((r) => r.offered.id === job.id);
+      if (waiting) return void (waiting.msg = m);
       return this.offer(m, job, `this instance restarted while attempt ${job.attempts} ran; running it again on ${this.opts.self}`);
     }
     const peer = this.opts.members().find((x) => x.id === job.instance);
-    // Heartbeats still fresh: it runs the job; ask again once it could have been noticed gone.
-    if (peer?.state === "ACTIVE") return void m.nak(Math.max(1000, this.opts.failoverAfterMs / 3));
+    if (peer?.state === "ACTIVE") {
+      // Heartbeats still fresh: it runs the job; ask again once it could have been noticed gone.
+      const delay = Math.max(1000, this.opts.failoverAfterMs / 3);
+      m.nak(delay);
+      return this.pulls?.due(m.subject, delay);
+    }
     const was = peer ? `${peer.state === "LOST" ? "lost" : "stopped"}` : "gone";
     this.offer(m, job, `instance ${job.instance} was ${was} while attempt ${job.attempts} ran; running again on ${this.opts.self}`);
   }
@@ -298,15 +256,22 @@ export class FleetQueue implements Queue {
     const out: Offered[] = [];
     while (out.length < n && this.ready.length) {
       const { msg, offered } = this.ready.shift()!;
-      if (exclude.has(offered.id) || this.held.has(offered.id)) {
-        msg.term(); // a copy for a job starting here already
+      const held = this.held.get(offered.id);
+      if (held) {
+        held.msg = msg; // a copy for a job starting here already: keep the newest delivery
+        continue;
+      }
+      // Cancelled or deleted while it waited here.
+      const now = this.store.jobs.get(offered.id);
+      if (exclude.has(offered.id) || !now || isFinal(now.state as JobState)) {
+        msg.term();
         continue;
       }
       const timer = setInterval(() => this.held.get(offered.id)?.msg.working(), Math.max(200, this.opts.failoverAfterMs / 3));
       this.held.set(offered.id, { msg, timer });
       out.push(offered);
     }
-    if (this.ready.length === 0) this.wakePulls();
+    this.pulls?.fill();
     return out;
   }
 
@@ -317,19 +282,48 @@ export class FleetQueue implements Queue {
     this.held.delete(jobId);
     // The attempt's end must be stored (and so on its way to the stream) before the message goes.
     this.store.events.flush();
-    held.msg.ack();
-    this.wakePulls();
+    const reply = (held.msg as JsMsg & { reply: string }).reply;
+    this.unconfirmed.add(reply);
+    held.msg.ackAck().then(
+      () => this.unconfirmed.delete(reply),
+      () => this.unsettled(reply),
+    );
+    this.pulls?.fill();
+  }
+
+  /** An ack NATS did not confirm: sent again soon while connected; NATS away, `rejoined` sends it. */
+  private unsettled(reply: string): void {
+    this.unconfirmed.add(reply);
+    if (this.ackTimer || this.stopped || !natsConnected(this.nc)) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      this.sendAcks();
+    }, RETRY_MS);
+  }
+
+  private sendAcks(): void {
+    for (const reply of this.unconfirmed) {
+      this.nc.request(reply, "+ACK", { timeout: PUBLISH_TIMEOUT_MS }).then(
+        () => this.unconfirmed.delete(reply),
+        () => this.unsettled(reply),
+      );
+    }
+  }
+
+  /** Back from an outage: settles what ended meanwhile, and renews what still runs before its ack_wait runs out. */
+  private rejoined(): void {
+    this.sendAcks();
+    for (const h of this.held.values()) h.msg.working();
   }
 
   /** Stops pulling; messages taken but not started go back at once. Jobs still running keep theirs until they end. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.ticker);
+    clearTimeout(this.ackTimer);
     this.unsubscribe?.();
-    this.wakePulls();
     for (const r of this.ready) r.msg.nak();
     this.ready = [];
     for (const h of this.held.values()) clearInterval(h.timer);
-    await Promise.race([Promise.all(this.pulls), Bun.sleep(FETCH_EXPIRES_MS + 500)]);
+    await this.pulls?.stop();
   }
 }

@@ -29,6 +29,8 @@ export interface AttemptEnv {
   user?: Identity;
   /** The adapters and storages inputs and outputs go through. */
   plugins: PluginHost;
+  /** Fetches a stored input missing here (see Executor.fetchInput). */
+  fetchInput?: (jobId: string, name: string) => Promise<boolean>;
   /** Emits one job event; the executor fills in id, executor, timestamp and thread. */
   emit: (type: string, fields?: Record<string, unknown>) => void;
 }
@@ -59,6 +61,7 @@ function openHooks(env: AttemptEnv, job: QueuedJob, attempt: number, vars: Recor
     vars,
     signal: abort.signal,
     emit: env.emit,
+    fetchInput: env.fetchInput,
     scratch: new Scratch(env.files.scratchDir(job.id, attempt)),
   };
   return { sc, stages: [], abort };

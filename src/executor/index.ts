@@ -106,6 +106,13 @@ export class Executor {
    */
   afterAttempt?: (jobId: string, attempt: number) => Promise<void>;
 
+  /**
+   * Runs at stage-in for an input flue stored at submission that is not in
+   * this data dir (the job was submitted to another instance): the fleet
+   * sets it to fetch the input into place. False when there is none to get.
+   */
+  fetchInput?: (jobId: string, name: string) => Promise<boolean>;
+
   /** Takes jobs from `queue` instead (the fleet's, once joined); before start() only. */
   useQueue(queue: Queue): void {
     if (this.accepting) throw new Error("the executor's queue cannot change once it runs");
@@ -204,6 +211,7 @@ export class Executor {
           containment: this.containment!,
           user: this.userOf(thread),
           plugins: this.opts.plugins,
+          fetchInput: this.fetchInput,
           emit,
         },
         { ...job, attempts: attempt },

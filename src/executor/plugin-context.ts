@@ -23,6 +23,8 @@ export interface StageContext {
   /** Aborted when the job is stopped, or when attach hooks outlive the process by the kill grace. */
   signal: AbortSignal;
   emit: (type: string, fields?: Record<string, unknown>) => void;
+  /** In a fleet: fetches a stored input this data dir lacks (see Executor.fetchInput). */
+  fetchInput?: (jobId: string, name: string) => Promise<boolean>;
   scratch: Scratch;
 }
 

@@ -9,7 +9,7 @@
  *   stageIn(inputs) → prepare(outputs) → spawn → attach(all) ‖ process
  *   → exit → attach settled (≤ kill grace, then abort) → stageOut(outputs) → cleanup(all)
  */
-import { closeSync, copyFileSync, openSync, renameSync, statSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, openSync, renameSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { PluginError, type AdapterContext, type AdapterDefinition, type OutputResult, type RunningProcess, type StagedSource } from "../adapters/api.ts";
 import type { RegisteredStorage } from "../adapters/registry.ts";
@@ -67,11 +67,18 @@ function storageFor(plugins: PluginHost, uri: URL, what: "fetch" | "put"): Regis
   return storage;
 }
 
-/** An input's bytes as a local file: flue's stored copy, or fetched from its storage into scratch. */
+/**
+ * An input's bytes as a local file: flue's stored copy (in a fleet, fetched
+ * first when another instance stored it), or fetched from its storage into
+ * scratch.
+ */
 async function sourceOf(sc: StageContext, plugins: PluginHost, name: string, m: InputMeta | undefined): Promise<StagedSource> {
   if (!m) return null;
   if (m.source !== "uri") {
     const path = sc.files.input(sc.jobId, name);
+    if (sc.fetchInput && !existsSync(path) && !(await sc.fetchInput(sc.jobId, name))) {
+      throw new PluginError(`input ${name} is neither on this instance nor in the fleet's object store (expired with --events-max-age?)`, false);
+    }
     return { path, size: m.size ?? statSync(path).size, ...(m.file_name ? { fileName: m.file_name } : {}) };
   }
   const uri = new URL(m.uri!);

@@ -19,7 +19,7 @@ import type { Executor, InputMeta } from "../executor/index.ts";
 import type { JobFilter, JobRow, Store } from "../store/index.ts";
 import { canSubmit, forbidden, maySeeJob, mayControlJob, seesAll, type Actor } from "./actor.ts";
 import { parseRef } from "./definitions.ts";
-import type { ControlReply, ControlRequest, Fleet } from "../cluster/record.ts";
+import type { ControlReply, ControlRequest, Fleet, StoredInput } from "../cluster/record.ts";
 
 type WorkItem = Parameters<Fleet["enqueue"]>[0][number];
 
@@ -56,7 +56,8 @@ export class JobService {
 
   /**
    * Submits one job, or an array of them validated all-or-nothing. Inputs are
-   * written before the events, so a job that exists always has its inputs.
+   * written (in a fleet, and shared) before the events, so a job that exists
+   * always has its inputs.
    */
   async submit(body: unknown, actor: Actor, form?: { files: Map<string, File>; texts: Map<string, string> }): Promise<JobRow[]> {
     if (!canSubmit(actor)) throw forbidden("a viewer may not submit jobs");
@@ -84,7 +85,7 @@ export class JobService {
       const id = newId();
       ids.push(id);
       const inputs = await this.writeInputs(id, s.inputs);
-      if (s.state === "QUEUED") work.push({ id, attempts: 0, application: s.resolved.application, inputs });
+      if (s.state === "QUEUED") work.push({ id, attempts: 0, application: s.resolved.application });
       events.push(
         this.event("created", id, {
           definition_id: s.definition.id,
@@ -99,8 +100,9 @@ export class JobService {
       );
       if (s.state === "QUEUED") events.push(this.event("queued", id), ...this.unservable(id, s.resolved.application));
     }
-    // In a fleet the work messages go first, confirmed by the stream: if they cannot, no job is made (503).
+    // In a fleet the stored inputs and the work messages go first, confirmed by NATS: if they cannot, no job is made (503).
     try {
+      await this.shareInputs(subs.map((s, i) => ({ id: ids[i], inputs: s.inputs })));
       await this.enqueue(work);
     } catch (e) {
       for (const id of ids) this.executor.files.remove(id, 0);
@@ -118,6 +120,24 @@ export class JobService {
     if (!fleet || work.length === 0) return;
     try {
       await fleet.enqueue(work);
+    } catch {
+      throw new AppError(503, "fleet_unavailable", NATS_UNREACHABLE);
+    }
+  }
+
+  /** In a fleet, puts the inputs flue stores into the object store, so the jobs run on any instance; a 503 when NATS cannot take them. */
+  private async shareInputs(jobs: { id: string; inputs: Record<string, InputGiven> }[]): Promise<void> {
+    const fleet = this.fleet();
+    if (!fleet) return;
+    const stored: StoredInput[] = [];
+    for (const { id, inputs } of jobs) {
+      for (const [name, { data }] of Object.entries(inputs)) {
+        if (data && !("uri" in data)) stored.push({ jobId: id, name, data: "bytes" in data ? data.bytes : data.file });
+      }
+    }
+    if (stored.length === 0) return;
+    try {
+      await fleet.shareInputs(stored);
     } catch {
       throw new AppError(503, "fleet_unavailable", NATS_UNREACHABLE);
     }
@@ -204,8 +224,8 @@ export class JobService {
     const allInputs = { ...(job.inputs as Record<string, InputMeta>) };
     if (b.state === "QUEUED") errors.push(...missingInputs(def, { ...allInputs, ...inputs }, "inputs"));
     throwIfAny(errors);
-    const given = Object.fromEntries(Object.entries(inputs).map(([name, g]) => [name, g.meta]));
-    if (b.state === "QUEUED") await this.enqueue([{ id, attempts: job.attempts, application: def.application, inputs: { ...allInputs, ...given } }]);
+    await this.shareInputs([{ id, inputs }]);
+    if (b.state === "QUEUED") await this.enqueue([{ id, attempts: job.attempts, application: def.application }]);
     Object.assign(allInputs, await this.writeInputs(id, inputs));
     const events = [this.event("updated", id, { parameters: params.values, inputs: allInputs })];
     if (b.state === "QUEUED") events.push(this.event("queued", id), ...this.unservable(id, def.application));
@@ -227,7 +247,7 @@ export class JobService {
     const job = this.control(id, actor, "queue");
     if (job.state !== "NEW") throw conflict(`job ${id} is ${job.state}; only a NEW job can be queued`);
     throwIfAny(missingInputs(this.definitionOf(job), job.inputs as Record<string, unknown>, "inputs"), "the job cannot be queued");
-    await this.enqueue([{ id, attempts: job.attempts, application: this.definitionOf(job).application, inputs: job.inputs }]);
+    await this.enqueue([{ id, attempts: job.attempts, application: this.definitionOf(job).application }]);
     if (this.store.jobs.get(id)?.state !== "NEW") throw conflict(`job ${id} is ${this.store.jobs.get(id)?.state} now; only a NEW job can be queued`);
     this.store.events.withNext(() => this.store.audit.record(actor, "job.queue", id));
     this.store.events.append(this.event("queued", id), ...this.unservable(id, this.definitionOf(job).application));

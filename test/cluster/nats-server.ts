@@ -1,8 +1,11 @@
 /**
  * A real nats-server for the cluster tests: on a free port, JetStream in a
  * temp store dir, optionally with authentication; stopped and started again
- * on the same port and store, as an operator's restart would.
+ * on the same port and store, as an operator's restart would. Or three of
+ * them routed into one JetStream cluster.
  */
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { freePort, tempDir } from "../helpers/index.ts";
 
 export { freePort };
@@ -46,4 +49,45 @@ export async function startNatsServer(auth: string[] = [], port = freePort()): P
   };
   await start();
   return { url: `nats://127.0.0.1:${port}`, port, start, stop, remove: async () => (await stop(), store.remove()) };
+}
+
+export interface NatsCluster {
+  nodes: NatsServer[];
+  /** Every node's URL, comma-separated, as --nats takes them. */
+  urls: string;
+  remove: () => Promise<void>;
+}
+
+/**
+ * Starts three nats-servers routed into one JetStream cluster: each with its
+ * own store dir and server name, routes to the other two. Resolves once
+ * JetStream has a meta leader (streams can be made).
+ */
+export async function startNatsCluster(): Promise<NatsCluster> {
+  const ports = [0, 1, 2].map(() => ({ client: freePort(), route: freePort() }));
+  const name = `flue${ports[0].client}`;
+  const routes = ports.map((p) => `nats://127.0.0.1:${p.route}`).join(",");
+  const nodes = await Promise.all(
+    ports.map((p, i) => startNatsServer(["--server_name", `${name}-${i}`, "--cluster_name", name, "--cluster", `nats://127.0.0.1:${p.route}`, "--routes", routes], p.client)),
+  );
+  await jetstreamReady(nodes[0].url);
+  return { nodes, urls: nodes.map((n) => n.url).join(","), remove: async () => void (await Promise.all(nodes.map((n) => n.remove()))) };
+}
+
+/** Waits until JetStream answers on `url`: in a cluster, a meta leader is elected a few seconds after the routes connect. */
+async function jetstreamReady(url: string): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        await (await jetstreamManager(nc, { timeout: 1000 })).getAccountInfo();
+        return;
+      } catch (e) {
+        if (i >= 60) throw new Error(`JetStream did not come up on ${url}: ${(e as Error).message}`);
+        await Bun.sleep(250);
+      }
+    }
+  } finally {
+    await nc.close();
+  }
 }
