@@ -48,7 +48,9 @@ export class BucketMirror {
         } catch (e) {
           console.error(`flue: could not apply ${this.name} entry ${entry.key} from the fleet:`, e);
         }
-        if (!entry.isUpdate && entry.delta === 0) initialized();
+        // The last of the current values has nothing pending after it. (Not `isUpdate`: the
+        // client marks even the first of them an update when the watch's consumer started late.)
+        if (entry.delta === 0) initialized();
       }
       initialized();
     })();

@@ -82,6 +82,15 @@ test("three instances started at once each list all three, with labels and versi
   expect([one.id, one.labels, one.state]).toEqual([b.id, ["R"], "ACTIVE"]);
 });
 
+test("joining a fleet that has users takes no wait: the shared buckets' current values are known at once", async () => {
+  // The mirrors once waited out their 5 s limit whenever a bucket held values (the watch marked them updates).
+  const began = performance.now();
+  const late = await member(nats.url);
+  expect(performance.now() - began).toBeLessThan(3000);
+  expect((await fleetOf(late)).length).toBe(4);
+  await late.stop();
+});
+
 test("kill -9 one: the others show it LOST within the bound and say so once", async () => {
   await c.kill9();
   const began = Date.now();
