@@ -5,7 +5,8 @@
  * to the outbox table as well (EventLog.publishAs). The publisher sends
  * the outbox to stream `flue_events` (subject `flue.events.<instance>.<routing
  * key>`) in order, pipelined, each with Nats-Msg-Id `<instance>.<outbox
- * seq>`, and removes what the stream acknowledged. While NATS is away the
+ * seq>`, and removes what the stream acknowledged. The work messages of
+ * `queued` events ride the same outbox (to `flue_work`, with their own id). While NATS is away the
  * outbox grows; back, it is sent. Sent twice after a lost acknowledgement,
  * the stream's duplicate window drops the copy.
  *
@@ -40,7 +41,7 @@ const appliedKey = (origin: string) => `fleet.applied.${origin}`;
 
 export class EventReplicator {
   private readonly js: JetStreamClient;
-  private readonly outboxRows: Statement<{ seq: number; subject: string; payload: string }, [number]>;
+  private readonly outboxRows: Statement<{ seq: number; subject: string; payload: string; msg_id: string | null }, [number]>;
   private readonly outboxDone: Statement;
   private readonly outboxCount: Statement<{ n: number }, []>;
   private publishing = false;
@@ -59,7 +60,7 @@ export class EventReplicator {
   ) {
     this.js = jetstream(nc);
     const sqlite = store.db.$client;
-    this.outboxRows = sqlite.query("SELECT seq, subject, payload FROM outbox ORDER BY seq LIMIT ?");
+    this.outboxRows = sqlite.query("SELECT seq, subject, payload, msg_id FROM outbox ORDER BY seq LIMIT ?");
     this.outboxDone = sqlite.query("DELETE FROM outbox WHERE seq <= ?");
     this.outboxCount = sqlite.query("SELECT count(*) AS n FROM outbox");
   }
@@ -112,7 +113,7 @@ export class EventReplicator {
         const rows = this.outboxRows.all(PUBLISH_BATCH);
         if (rows.length === 0) return;
         // Pipelined on one connection: they reach the stream in this order.
-        await Promise.all(rows.map((r) => this.js.publish(r.subject, r.payload, { msgID: `${this.self}.${r.seq}` })));
+        await Promise.all(rows.map((r) => this.js.publish(r.subject, r.payload, { msgID: r.msg_id ?? `${this.self}.${r.seq}` })));
         this.outboxDone.run(rows.at(-1)!.seq);
       }
     } catch {

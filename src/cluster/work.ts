@@ -1,8 +1,9 @@
 /**
  * One queue for the fleet: stream `flue_work` (work-queue retention),
  * subject `flue.work.<application label>` (`_any` for definitions without
- * one). Every `queued` event this instance makes publishes one message
- * `{id, attempts}`; each instance pulls, through one durable consumer per
+ * one). Every `queued` event this instance makes sends one message
+ * `{id, attempts}`, through the outbox (events.ts) so that it survives an
+ * outage or a restart; each instance pulls, through one durable consumer per
  * subject shared by the fleet (nats-server 2.9 has no `filter_subjects`),
  * only its labels' subjects and `_any`. A job whose inputs flue stored at
  * submission goes there too: the object store has its inputs (results.ts).
@@ -34,7 +35,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy,
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { isFinal, type FlueEvent, type JobState } from "../domain/index.ts";
 import type { Offered, Queue, QueueHost } from "../queue/index.ts";
-import type { JobRow, Store } from "../store/index.ts";
+import type { JobRow, OutboxMessage, Store } from "../store/index.ts";
 import { natsConnected } from "./connection.ts";
 import { Pulls } from "./pulls.ts";
 import type { InstanceRecord } from "./record.ts";
@@ -95,7 +96,6 @@ export class FleetQueue implements Queue {
   private host?: QueueHost;
   private stopped = false;
   private pulls?: Pulls;
-  private unsubscribe?: () => void;
   /** `id.attempts` of messages `enqueue` published already: their `queued` events publish nothing more. */
   private readonly sent = new Set<string>();
   /** Reply subjects of acks NATS has not confirmed (yet): sent again when it was away, or a restarted server hands their messages out again. */
@@ -140,9 +140,7 @@ export class FleetQueue implements Queue {
       }
       subjects.push({ subject: consumer.filter_subject, durable: consumer.durable_name });
     }
-    q.unsubscribe = store.events.subscribe((e) => {
-      if (e.type === "queued" && e.executor === opts.self) q.publish(e);
-    });
+    store.events.alsoPublish = (e) => (e.type === "queued" && e.executor === opts.self ? q.workMessage(e) : undefined);
     q.pulls = await Pulls.start(nc, q.js, WORK_STREAM, subjects, {
       free: () => (q.stopped ? 0 : (q.host?.free() ?? 0) - q.ready.length),
       receive: (m) => q.receive(m),
@@ -153,6 +151,10 @@ export class FleetQueue implements Queue {
 
   attach(host: QueueHost): void {
     this.host = host;
+  }
+
+  alive(): string[] {
+    return this.opts.members().flatMap((m) => (m.state === "ACTIVE" || m.id === this.opts.self ? [m.id] : []));
   }
 
   /**
@@ -181,21 +183,20 @@ export class FleetQueue implements Queue {
     }
   }
 
-  private publish(e: FlueEvent): void {
+  /**
+   * The work message a `queued` event of this instance sends, for the outbox
+   * (in the event's transaction: it goes out however long NATS is away, and
+   * after a restart). A submission's went already (`enqueue`). Its id is the
+   * job's and attempt's, so the same job queued by two instances at once (a
+   * retry two of them took over) is one message.
+   */
+  workMessage(e: FlueEvent): OutboxMessage | undefined {
     const job = this.store.jobs.get(e.id!);
-    if (!job) return;
-    const key = `${job.id}.${job.attempts}`;
-    if (this.sent.delete(key)) return;
+    if (!job) return undefined;
+    const msgId = `${job.id}.${job.attempts}`;
+    if (this.sent.delete(msgId)) return undefined;
     const def = this.store.definitions.resolved(job.definitionId, job.definitionVersion);
-    const body: WorkMessage = { id: job.id, attempts: job.attempts };
-    const subject = subjectOf(labelOf(def?.application));
-    const send = (): void => {
-      this.js.publish(subject, JSON.stringify(body), { msgID: key }).catch(() => {
-        // NATS away: the job stays QUEUED until its message is in the stream.
-        if (!this.stopped) setTimeout(send, RETRY_MS);
-      });
-    };
-    send();
+    return { subject: subjectOf(labelOf(def?.application)), payload: JSON.stringify({ id: job.id, attempts: job.attempts } satisfies WorkMessage), msgId };
   }
 
   /** Puts a message back for a moment: this instance's projection has not caught up with it yet. */
@@ -320,7 +321,7 @@ export class FleetQueue implements Queue {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.ackTimer);
-    this.unsubscribe?.();
+    this.store.events.alsoPublish = undefined;
     for (const r of this.ready) r.msg.nak();
     this.ready = [];
     for (const h of this.held.values()) clearInterval(h.timer);

@@ -259,16 +259,25 @@ export class Executor {
     emit("waiting", { until: now() + delay, reason: `${of}; retrying in ${delay} s`, level: "warning" });
   }
 
-  /** Moves waiting jobs whose backoff elapsed back to the queue, and sleeps until the next one. */
+  /**
+   * Moves waiting jobs whose backoff elapsed back to the queue, and sleeps
+   * until the next one. In a fleet that includes the retries of instances
+   * that are gone (two survivors queueing one at once send one work message:
+   * it is named by the job and attempt), so the timer also wakes every
+   * ADOPT_MS to notice an instance lost meanwhile.
+   */
   private armWaitingTimer(): void {
     clearTimeout(this.waitingTimer);
     if (!this.accepting) return;
+    const alive = this.queue.alive?.();
     // Written at once, not batched: the next look at the store must not find them WAITING again.
-    for (const id of this.store.jobs.dueWaiting(now())) this.emit({ type: "queued", id }, true);
-    const next = this.store.jobs.earliestWaiting();
-    if (next !== undefined) {
-      this.waitingTimer = setTimeout(() => this.armWaitingTimer(), Math.max(10, (next - now()) * 1000));
+    for (const { id, instance } of this.store.jobs.dueWaiting(now(), alive)) {
+      const adopted = instance !== null && instance !== this.opts.instanceId;
+      this.emit({ type: "queued", id, ...(adopted && { reason: `instance ${instance} is gone; its retry is queued by ${this.opts.instanceId}`, level: "warning" }) }, true);
     }
+    const next = this.store.jobs.earliestWaiting(alive);
+    const wait = Math.min(next === undefined ? Infinity : (next - now()) * 1000, alive ? ADOPT_MS : Infinity);
+    if (wait < Infinity) this.waitingTimer = setTimeout(() => this.armWaitingTimer(), Math.max(10, wait));
   }
 
   /** Stops a job running here. Resolves once its attempt has ended; false if it does not run here. */
@@ -306,3 +315,5 @@ export class Executor {
 }
 
 const SHUTDOWN = "flue is shutting down";
+/** In a fleet, how often waiting jobs are looked at again for retries of instances lost meanwhile. */
+const ADOPT_MS = 2000;

@@ -34,6 +34,11 @@ export interface Queue {
   attach?(host: QueueHost): void;
   /** An attempt of the job, started from this queue, ended here (its end is emitted). */
   ended?(jobId: string): void;
+  /**
+   * The instances alive in the fleet, this one included: a WAITING job of
+   * any other instance is this one's to queue again when its backoff ends.
+   */
+  alive?(): readonly string[];
 }
 
 /** How many queued jobs one look at the store reads ahead. */

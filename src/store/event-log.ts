@@ -9,6 +9,13 @@ import { Projection } from "./projection.ts";
 
 export type EventListener = (event: FlueEvent) => void;
 
+/** A message for the outbox beside an event: its subject, body and Nats-Msg-Id. */
+export interface OutboxMessage {
+  subject: string;
+  payload: string;
+  msgId: string;
+}
+
 interface StoredEvent {
   seq: number;
   type: string;
@@ -53,7 +60,11 @@ export class EventLog {
       for (const write of alongside) write();
       for (const e of events) {
         // Events of other instances came from the stream: never back into it.
-        if (this.outboxInsert && e.executor === this.origin) this.outboxInsert.run(`flue.events.${e.executor}.${routingKey(e)}`, JSON.stringify(e));
+        if (this.outboxInsert && e.executor === this.origin) {
+          this.outboxInsert.run(`flue.events.${e.executor}.${routingKey(e)}`, JSON.stringify(e), null);
+          const also = this.alsoPublish?.(e);
+          if (also) this.outboxInsert.run(also.subject, also.payload, also.msgId);
+        }
         const jobSeq = this.projection.apply(e);
         if (jobSeq === null) continue;
         let data: Record<string, unknown> | null = null;
@@ -82,8 +93,15 @@ export class EventLog {
    */
   publishAs(instanceId: string, sqlite: Database): void {
     this.origin = instanceId;
-    this.outboxInsert = sqlite.query("INSERT INTO outbox (subject, payload) VALUES (?, ?)");
+    this.outboxInsert = sqlite.query("INSERT INTO outbox (subject, payload, msg_id) VALUES (?, ?, ?)");
   }
+
+  /**
+   * In a fleet: another message an event of this instance sends, written to
+   * the outbox in the event's transaction (the work message of a `queued`),
+   * so it goes out however long NATS is away, and even after a restart.
+   */
+  alsoPublish?: (e: FlueEvent) => OutboxMessage | undefined;
 
   /** Appends events durably now, after any still pending from `emit`, then tells every listener. */
   append(...events: FlueEvent[]): void {

@@ -10,6 +10,7 @@ import { UsersRepo } from "./users-repo.ts";
 import { SessionsRepo } from "./sessions-repo.ts";
 
 export { SchemaTooNewError } from "./db.ts";
+export type { OutboxMessage } from "./event-log.ts";
 export { DataDirLockedError, lockDataDir } from "./lock.ts";
 export type { EventListener, EventLog } from "./event-log.ts";
 export type { JobMessage } from "./projection.ts";

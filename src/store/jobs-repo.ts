@@ -1,5 +1,5 @@
 /** Reading jobs. Writing them is the projection's business (projection.ts). */
-import { and, desc, eq, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { JobState } from "../domain/index.ts";
 import type { Db } from "./db.ts";
 import { lazy } from "./lazy.ts";
@@ -46,6 +46,14 @@ export interface FailureRow {
   messages: string;
 }
 
+/** A WAITING job this instance queues again: $self is this instance, $alive (JSON, or null alone) the instances alive in the fleet. */
+const OURS_TO_RETRY = "(instance IS NULL OR instance = $self OR ($alive IS NOT NULL AND instance NOT IN (SELECT value FROM json_each($alive))))";
+
+type RetryParams = {
+  self: string;
+  alive: string | null;
+};
+
 export class JobsRepo {
   private readonly byId;
   // The dashboard's reads: raw prepared statements, each served by one index.
@@ -73,6 +81,7 @@ export class JobsRepo {
   );
   private readonly queued;
   private readonly due;
+  private readonly firstDue;
 
   /**
    * This instance's id. In a fleet the tables hold other instances' jobs
@@ -92,11 +101,12 @@ export class JobsRepo {
       ),
     );
     this.due = lazy(() =>
-      db
-        .select({ id: jobs.id })
-        .from(jobs)
-        .where(and(eq(jobs.state, "WAITING"), lte(jobs.notBefore, sql.placeholder("now")), sql`(${jobs.instance} IS NULL OR ${jobs.instance} = ${sql.placeholder("self")})`))
-        .prepare(),
+      db.$client.query<{ id: string; instance: string | null }, [RetryParams & { now: number }]>(
+        `SELECT id, instance FROM jobs WHERE state = 'WAITING' AND not_before <= $now AND ${OURS_TO_RETRY}`,
+      ),
+    );
+    this.firstDue = lazy(() =>
+      db.$client.query<{ t: number | null }, [RetryParams]>(`SELECT min(not_before) AS t FROM jobs WHERE state = 'WAITING' AND ${OURS_TO_RETRY}`),
     );
   }
 
@@ -217,9 +227,13 @@ export class JobsRepo {
       }));
   }
 
-  /** Waiting jobs whose backoff has elapsed. */
-  dueWaiting(now: number): string[] {
-    return this.due().all({ now, self: this.self }).map((r) => r.id);
+  /**
+   * Waiting jobs whose backoff has elapsed and that are this instance's to
+   * queue again: its own, and in a fleet (`active`: the instances alive)
+   * those of instances that are gone.
+   */
+  dueWaiting(now: number, active?: readonly string[]): { id: string; instance: string | null }[] {
+    return this.due().all({ now, ...this.retryParams(active) });
   }
 
   /** Jobs this instance was running when it stopped. */
@@ -227,8 +241,12 @@ export class JobsRepo {
     return this.db.select().from(jobs).where(and(eq(jobs.state, "RUNNING"), eq(jobs.instance, instance))).all();
   }
 
-  earliestWaiting(): number | undefined {
-    const r = this.db.select({ t: sql<number | null>`min(${jobs.notBefore})` }).from(jobs).where(and(eq(jobs.state, "WAITING"), sql`(${jobs.instance} IS NULL OR ${jobs.instance} = ${this.self})`)).get();
-    return r?.t ?? undefined;
+  /** When the first of the waiting jobs `dueWaiting` would return is due. */
+  earliestWaiting(active?: readonly string[]): number | undefined {
+    return this.firstDue().get(this.retryParams(active))?.t ?? undefined;
+  }
+
+  private retryParams(active: readonly string[] | undefined): RetryParams {
+    return { self: this.self, alive: active ? JSON.stringify(active) : null };
   }
 }

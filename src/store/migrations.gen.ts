@@ -75,5 +75,12 @@ export const migrations: { idx: number; tag: string; statements: string[] }[] = 
     "statements": [
       "CREATE TABLE `outbox` (\n\t`seq` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`subject` text NOT NULL,\n\t`payload` text NOT NULL\n);"
     ]
+  },
+  {
+    "idx": 7,
+    "tag": "0007_outbox_msg_id",
+    "statements": [
+      "ALTER TABLE `outbox` ADD `msg_id` text;"
+    ]
   }
 ];

@@ -146,14 +146,17 @@ export const events = sqliteTable(
 );
 
 /**
- * In a fleet: this instance's own events not yet published to NATS, in
- * order. Written in the events' transaction, removed once the stream
- * acknowledged them; `seq` (never reused) names each in its Nats-Msg-Id.
+ * In a fleet: this instance's own events not yet published to NATS, and
+ * the work messages its `queued` events send, in order. Written in the
+ * events' transaction, removed once the stream acknowledged them; `seq`
+ * (never reused) names an event in its Nats-Msg-Id, `msg_id` a work message
+ * (`<job>.<attempts>`, the same id whichever instance sends it).
  */
 export const outbox = sqliteTable("outbox", {
   seq: integer("seq").primaryKey({ autoIncrement: true }),
   subject: text("subject").notNull(),
   payload: text("payload").notNull(),
+  msgId: text("msg_id"),
 });
 
 /** Who changed what, and from where. Kept after the thing it names is gone. */

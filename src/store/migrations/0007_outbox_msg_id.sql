@@ -1,0 +1,1 @@
+ALTER TABLE `outbox` ADD `msg_id` text;

@@ -1,0 +1,85 @@
+/**
+ * Retries in a fleet, against a real nats-server and the compiled binary:
+ * a retry's work message goes through the outbox, so it survives NATS being
+ * away and its instance dying meanwhile; and a WAITING job whose instance
+ * is gone is queued again by another one when its backoff ends.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { chmodSync } from "node:fs";
+import { join } from "node:path";
+import { eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
+import { startNatsServer } from "./nats-server.ts";
+
+type Member = Binary & { id: string };
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function dataDir(): string {
+  const d = tempDir();
+  cleanups.push(() => d.remove());
+  return d.path;
+}
+
+async function member(nats: string, dir: string, labels: string): Promise<Member> {
+  const bin = await startBinary({ dataDir: dir, args: ["--nats", nats, "--heartbeat", "0.5s", "--failover-after", "3s", "--labels", labels] });
+  cleanups.push(async () => {
+    if (bin.proc.exitCode === null) await bin.kill9();
+  });
+  return Object.assign(bin, { id: /instance: (\w+)/.exec(bin.output())![1] });
+}
+
+const json = { "content-type": "application/json" };
+async function post(x: Binary, path: string, body: unknown) {
+  const res = await x.fetch(path, { method: "POST", body: JSON.stringify(body), headers: json });
+  return { status: res.status, body: (await res.json()) as any };
+}
+const jobOn = async (x: Binary, id: string) => (await (await x.fetch(`/api/job/${id}/`)).json()) as { state: string; attempts: number; messages: { text: string }[] };
+
+/** A job that fails its first attempt (after `delay` seconds) and succeeds its second: a flag file in a directory any job user may write. */
+function failOnce(delay: number, retries: { count: number; backoff: number }) {
+  const flags = tempDir();
+  chmodSync(flags.path, 0o777);
+  cleanups.push(() => flags.remove());
+  const flag = join(flags.path, "tried");
+  return { exec: "/bin/sh", argv: ["-c", `sleep ${delay}; [ -e ${flag} ] && exit 0; touch ${flag}; exit 1`], application: "retry", retries };
+}
+
+test("a retry queued while NATS is away reaches the queue even though its instance was killed before NATS came back", async () => {
+  const nats = await startNatsServer();
+  cleanups.push(() => nats.remove());
+  const dir = dataDir();
+  let a = await member(nats.url, dir, "retry");
+  const def = (await post(a, "/api/process_definition/", { definition: failOnce(0, { count: 1, backoff: 3 }) })).body.id;
+  const id = (await post(a, "/api/job/", { process_definition: def })).body.id as string;
+  // Attempt 1 fails while NATS is there (its message is acked); the backoff ends while NATS is away.
+  await eventually(async () => (await jobOn(a, id)).state === "WAITING", 10_000);
+  await nats.stop();
+  await eventually(async () => {
+    const j = await jobOn(a, id);
+    return j.state === "QUEUED" && j.attempts === 1;
+  }, 10_000);
+  // Its work message is only in the outbox now; killed, nothing of it is in memory either.
+  await a.kill9();
+  await nats.start();
+  a = await member(nats.url, dir, "retry");
+  await eventually(async () => (await jobOn(a, id)).state === "FINISHED", 20_000, 250);
+  expect((await jobOn(a, id)).attempts).toBe(2);
+}, 60_000);
+
+test("a WAITING job whose instance is killed is queued again by another when its backoff ends, and says so", async () => {
+  const nats = await startNatsServer();
+  cleanups.push(() => nats.remove());
+  const a = await member(nats.url, dataDir(), "retry");
+  const def = (await post(a, "/api/process_definition/", { definition: failOnce(0, { count: 1, backoff: 4 }) })).body.id;
+  const id = (await post(a, "/api/job/", { process_definition: def })).body.id as string;
+  await eventually(async () => (await jobOn(a, id)).state === "WAITING", 10_000);
+  const b = await member(nats.url, dataDir(), "retry");
+  await eventually(async () => (await jobOn(b, id)).state === "WAITING", 5000);
+  await a.kill9();
+  await eventually(async () => (await jobOn(b, id)).state === "FINISHED", 20_000, 250);
+  const done = await jobOn(b, id);
+  expect(done.attempts).toBe(2);
+  expect(done.messages.map((m) => m.text)).toContain(`instance ${a.id} is gone; its retry is queued by ${b.id}`);
+}, 60_000);
