@@ -9,10 +9,12 @@
  * costs no pipes to drain. The price is the cap: it is checked on a timer
  * while the process runs (a fast writer may get a few tens of MB past it
  * before it is stopped) and the file is cut back to the cap when it ends. A
- * log that stays empty is put aside for the next attempt, so a silent job
- * leaves no file.
+ * log that stays empty is removed (or, for jobs of flue's own user, put
+ * aside for the next attempt), so a silent job leaves no file. With process
+ * groups alone a process that left its group may still write to the log
+ * after the job: it lingers, cut back to the cap every second.
  */
-import { closeSync, constants as fsConstants, fchownSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync } from "node:fs";
+import { closeSync, constants as fsConstants, fchmodSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { constants } from "node:os";
 import { processGroupOnly, type Cell, type Containment } from "./containment.ts";
@@ -170,8 +172,9 @@ function unwatch(pid: number): void {
  * Empty log files kept for the next attempt, in `.spare/` beside the logs.
  * Making a file costs ext4 an inode allocation (its search for a reusable
  * inode was ~10 % of flue's CPU in a run of silent jobs); a rename costs a
- * few µs. A log goes back only when no process of its attempt is left to
- * hold it open.
+ * few µs. Only for jobs that run as flue's own user, and only a log no
+ * process of its attempt is left to hold: a job run as another user must
+ * never be able to keep a handle on a file a later job writes to.
  */
 class SpareLogs {
   private readonly names: string[];
@@ -221,26 +224,50 @@ const sparesFor = (path: string) => {
   if (!s) spareLogs.set(dir, (s = new SpareLogs(dir)));
   return s;
 };
+const ownUid = process.geteuid?.() ?? -1;
 
-/**
- * Opens a log for the child to write (a spare, renamed into place, or a new
- * file), making its directory first if it is not there yet. In append mode,
- * so that a job that truncates its own log (`> /dev/stdout` reopens the
- * file) goes on writing at its start, not past a hole; and owned by the
- * job's user, who may then reopen it that way.
- */
-function openLog(path: string, user: RunSpec["user"]): number {
-  let fd: number;
-  sparesFor(path).take(path);
+/** Opens a log file for writing, making its directory first if it is not there yet. */
+function openMaking(path: string): number {
   try {
-    fd = openSync(path, LOG_FLAGS, 0o600);
+    return openSync(path, LOG_FLAGS, 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    fd = openSync(path, LOG_FLAGS, 0o600);
+    return openSync(path, LOG_FLAGS, 0o600);
   }
-  if (user) fchownSync(fd, user.uid, user.gid);
-  return fd;
+}
+
+/**
+ * Opens a log for the child to write, in append mode, so that a job that
+ * truncates its own log (`> /dev/stdout` reopens the file) goes on writing
+ * at its start, not past a hole. For a job of flue's own user, a spare is
+ * renamed into place when there is one (checked: still flue's, one link).
+ * A job of another user gets a new file that stays flue's, mode 0622: it
+ * may reopen it for writing through /proc/self/fd, but not read it, and so
+ * not hard-link it either (protected_hardlinks); logs/ is not its to enter.
+ */
+function openLog(path: string, user: RunSpec["user"]): number {
+  if (user) {
+    try {
+      unlinkSync(path); // O_CREAT keeps the mode of a file that is there
+    } catch {}
+    const fd = openMaking(path);
+    try {
+      fchmodSync(fd, 0o622);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    return fd;
+  }
+  if (!sparesFor(path).take(path)) return openMaking(path);
+  const fd = openMaking(path);
+  const st = fstatSync(fd);
+  if (st.uid === ownUid && st.nlink === 1 && (st.mode & 0o077) === 0) return fd;
+  // Not a spare this flue made (another version, another --run-as): a new file instead.
+  closeSync(fd);
+  unlinkSync(path);
+  return openMaking(path);
 }
 
 const LOG_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_APPEND;
@@ -249,10 +276,59 @@ const LOG_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRU
 const logSize = (fd: number) => fstatSync(fd).size;
 
 /**
- * Ends a log: cut back to the cap; when empty, kept as a spare if nothing
- * else can hold it (`reusable`), else removed. Returns the bytes it keeps.
+ * Logs whose attempt ended while something may still hold them open: with
+ * process groups alone, a process of the job that left its group (setsid)
+ * keeps writing to its stdout. Each is looked at every second; one past the
+ * cap is cut back to it, and one that has not grown for LINGER_QUIET_MS is
+ * let go (removed if it is still empty). An empty one is not removed before:
+ * a file removed while a process holds it would grow where no one sees it.
  */
-function closeLog(fd: number, path: string, cap: number, reusable: boolean): number {
+const lingering = new Map<string, { size: number; cap: number; until: number }>();
+let lingerTimer: Timer | undefined;
+const LINGER_MS = 1000;
+const LINGER_QUIET_MS = 5000;
+
+function linger(path: string, size: number, cap: number): void {
+  lingering.set(path, { size, cap, until: Date.now() + LINGER_QUIET_MS });
+  lingerTimer ??= setInterval(() => {
+    const now = Date.now();
+    for (const [p, e] of lingering) {
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (!st) {
+        lingering.delete(p);
+        continue;
+      }
+      let size = st.size;
+      if (size > e.cap) {
+        truncateSync(p, e.cap);
+        size = e.cap;
+      }
+      if (st.size !== e.size) [e.size, e.until] = [size, now + LINGER_QUIET_MS];
+      if (now < e.until) continue;
+      lingering.delete(p);
+      if (size === 0) unlinkQuietly(p);
+    }
+    if (lingering.size === 0) {
+      clearInterval(lingerTimer);
+      lingerTimer = undefined;
+    }
+  }, LINGER_MS);
+  lingerTimer.unref();
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {}
+}
+
+/**
+ * Ends a log: cut back to the cap, and returns the bytes it keeps. When no
+ * process of the attempt can hold it any more (`alone`), an empty one is
+ * kept as a spare (`spare`: the job ran as flue's own user) or removed;
+ * otherwise it lingers (above).
+ */
+function closeLog(fd: number, path: string, cap: number, alone: boolean, spare: boolean): number {
   let size = 0;
   try {
     size = logSize(fd);
@@ -263,11 +339,8 @@ function closeLog(fd: number, path: string, cap: number, reusable: boolean): num
   } finally {
     closeSync(fd);
   }
-  if (size === 0 && !(reusable && sparesFor(path).give(path))) {
-    try {
-      unlinkSync(path);
-    } catch {}
-  }
+  if (!alone) linger(path, size, cap);
+  else if (size === 0 && !(spare && sparesFor(path).give(path))) unlinkQuietly(path);
   return size;
 }
 
@@ -288,8 +361,8 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
     ));
   } catch (e) {
     // Nothing was started: no one else holds them.
-    if (outFd !== undefined) closeLog(outFd, spec.stdout, 0, true);
-    if (errFd !== undefined) closeLog(errFd, spec.stderr, 0, true);
+    if (outFd !== undefined) closeLog(outFd, spec.stdout, 0, true, !spec.user);
+    if (errFd !== undefined) closeLog(errFd, spec.stderr, 0, true, !spec.user);
     const err = e as NodeJS.ErrnoException;
     const message =
       err.code === "ENOENT"
@@ -350,8 +423,8 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
   // A log past the cap at the end counts as one caught running: the outcome does not depend on the timer.
   const over = outcome === undefined ? overCap() : undefined;
   if (over !== undefined) [outcome, message] = ["output-limit", capped(over)];
-  const stdoutBytes = closeLog(outFd, spec.stdout, cap, alone);
-  const stderrBytes = closeLog(errFd, spec.stderr, cap, alone);
+  const stdoutBytes = closeLog(outFd, spec.stdout, cap, alone, !spec.user);
+  const stderrBytes = closeLog(errFd, spec.stderr, cap, alone, !spec.user);
 
   const usage = proc.resourceUsage();
   const metrics: Metrics = {

@@ -47,6 +47,14 @@ describe.skipIf(!asRoot)("as root, by default", () => {
     expect(await read(f, `/api/job/${job.id}/stderr`)).toBe("three\nfour\n");
   });
 
+  test("a job cannot read or hard-link its own logs, so no later job's output can reach it", async () => {
+    const job = await runJob(f, sh('cat /proc/self/fd/2 >/dev/null; ln -L /proc/self/fd/1 "$HOME/mine"; ln -L /proc/self/fd/2 "$HOME/mine2"; echo "made:$(ls "$HOME")" >&2'));
+    const err = await read(f, `/api/job/${job.id}/stderr`);
+    expect(err).toContain("Permission denied");
+    expect(err).toContain("Operation not permitted");
+    expect(err).toContain("made:\n");
+  });
+
   test("jobs run as nobody", async () => {
     expect(f.app.executor.runAs).toBe("nobody (65534:65534)");
     const job = await runJob(f, { exec: "/usr/bin/id", argv: ["-u"], output_adapter: STDOUT });
