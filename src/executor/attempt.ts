@@ -27,6 +27,8 @@ export interface AttemptEnv {
   containment: Containment;
   /** Whom the job runs as, when not as flue's own user. */
   user?: Identity;
+  /** Whether its empty log files may become another job's (see RunSpec.reuseLogs). */
+  reuseLogs: boolean;
   /** The adapters and storages inputs and outputs go through. */
   plugins: PluginHost;
   /** Fetches a stored input missing here (see Executor.fetchInput). */
@@ -179,6 +181,7 @@ async function attemptSteps(
     signal,
     containment: env.containment,
     user: env.user,
+    reuseLogs: env.reuseLogs,
     onSpawn: (pid) => {
       env.emit("execution.started", { executable, pid });
       if (hooks) attached = attach(hooks.stages, { pid, ended: new Promise<void>((res) => (ended = res)) });

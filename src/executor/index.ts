@@ -210,6 +210,8 @@ export class Executor {
           execPolicy: this.execPolicy,
           containment: this.containment!,
           user: this.userOf(thread),
+          // One user for every job keeps no job from another anyway (README): empty logs may be reused.
+          reuseLogs: !this.opts.runAs || this.opts.runAs.count === 1,
           plugins: this.opts.plugins,
           fetchInput: this.fetchInput,
           emit,

@@ -9,8 +9,8 @@
  * costs no pipes to drain. The price is the cap: it is checked on a timer
  * while the process runs (a fast writer may get a few tens of MB past it
  * before it is stopped) and the file is cut back to the cap when it ends. A
- * log that stays empty is removed (or, for jobs of flue's own user, put
- * aside for the next attempt), so a silent job leaves no file. With process
+ * log that stays empty is removed or put aside for the next attempt, so a
+ * silent job leaves no file. With process
  * groups alone a process that left its group may still write to the log
  * after the job: it lingers, cut back to the cap every second.
  */
@@ -39,6 +39,14 @@ export interface RunSpec {
   containment?: Containment;
   /** Whom the process runs as; flue's own user when not given. */
   user?: { uid: number; gid: number };
+  /**
+   * Whether an empty log of this process may later be another's (a spare,
+   * below). Not with a uid per slot: a process can pass its stdout to one of
+   * another slot's that outlives it, which could then write into a later
+   * job's log. With one user for every job, jobs are not kept from each
+   * other anyway.
+   */
+  reuseLogs?: boolean;
   /** Called once the process exists. */
   onSpawn?: (pid: number) => void;
 }
@@ -170,11 +178,12 @@ function unwatch(pid: number): void {
 
 /**
  * Empty log files kept for the next attempt, in `.spare/` beside the logs.
- * Making a file costs ext4 an inode allocation (its search for a reusable
- * inode was ~10 % of flue's CPU in a run of silent jobs); a rename costs a
- * few µs. Only for jobs that run as flue's own user, and only a log no
- * process of its attempt is left to hold: a job run as another user must
- * never be able to keep a handle on a file a later job writes to.
+ * Making a file costs ext4 an inode allocation (its search past recently
+ * deleted inodes was ~10 % of flue's CPU in a run of silent jobs); a rename
+ * costs a few µs. A log goes back only when no process of its attempt is
+ * left to hold it (a cgroup that emptied) and the process allowed it
+ * (`reuseLogs`); a spare is checked before use: flue's, one link, not
+ * readable by others.
  */
 class SpareLogs {
   private readonly names: string[];
@@ -240,34 +249,33 @@ function openMaking(path: string): number {
 /**
  * Opens a log for the child to write, in append mode, so that a job that
  * truncates its own log (`> /dev/stdout` reopens the file) goes on writing
- * at its start, not past a hole. For a job of flue's own user, a spare is
- * renamed into place when there is one (checked: still flue's, one link).
- * A job of another user gets a new file that stays flue's, mode 0622: it
- * may reopen it for writing through /proc/self/fd, but not read it, and so
- * not hard-link it either (protected_hardlinks); logs/ is not its to enter.
+ * at its start, not past a hole: a spare renamed into place when there is
+ * one, else a new file. It stays flue's. A job of another user gets it with
+ * mode 0622: it may reopen it for writing through /proc/self/fd, but not
+ * read it, and so not hard-link it either (protected_hardlinks); logs/ is
+ * not its to enter.
  */
-function openLog(path: string, user: RunSpec["user"]): number {
-  if (user) {
-    try {
-      unlinkSync(path); // O_CREAT keeps the mode of a file that is there
-    } catch {}
-    const fd = openMaking(path);
-    try {
-      fchmodSync(fd, 0o622);
-    } catch (e) {
+function openLog(path: string, user: RunSpec["user"], reuse: boolean): number {
+  let fd = reuse && sparesFor(path).take(path) ? openMaking(path) : undefined;
+  if (fd !== undefined) {
+    const st = fstatSync(fd);
+    if (st.uid !== ownUid || st.nlink !== 1 || (st.mode & 0o044) !== 0) {
+      // Not a spare this flue made (another version, planted): a new file instead.
       closeSync(fd);
-      throw e;
+      fd = undefined;
     }
-    return fd;
   }
-  if (!sparesFor(path).take(path)) return openMaking(path);
-  const fd = openMaking(path);
-  const st = fstatSync(fd);
-  if (st.uid === ownUid && st.nlink === 1 && (st.mode & 0o077) === 0) return fd;
-  // Not a spare this flue made (another version, another --run-as): a new file instead.
-  closeSync(fd);
-  unlinkSync(path);
-  return openMaking(path);
+  if (fd === undefined) {
+    unlinkQuietly(path); // O_CREAT keeps the owner and mode of a file that is there
+    fd = openMaking(path);
+  }
+  try {
+    fchmodSync(fd, user ? 0o622 : 0o600);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  return fd;
 }
 
 const LOG_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_APPEND;
@@ -325,7 +333,7 @@ function unlinkQuietly(path: string): void {
 /**
  * Ends a log: cut back to the cap, and returns the bytes it keeps. When no
  * process of the attempt can hold it any more (`alone`), an empty one is
- * kept as a spare (`spare`: the job ran as flue's own user) or removed;
+ * kept as a spare (`spare`: see RunSpec.reuseLogs) or removed;
  * otherwise it lingers (above).
  */
 function closeLog(fd: number, path: string, cap: number, alone: boolean, spare: boolean): number {
@@ -353,16 +361,17 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
   let errFd: number | undefined;
   try {
     if (spec.stdin !== null) inFd = openSync(spec.stdin, "r");
-    outFd = openLog(spec.stdout, spec.user);
-    errFd = openLog(spec.stderr, spec.user);
+    const reuse = spec.reuseLogs ?? false;
+    outFd = openLog(spec.stdout, spec.user, reuse);
+    errFd = openLog(spec.stderr, spec.user, reuse);
     const stdio: [number | "ignore", number, number] = [inFd ?? "ignore", outFd, errFd];
     ({ value: proc, cell } = (spec.containment ?? groupOnly).spawnIn((cgroup) =>
       Bun.spawn({ cmd: spec.cmd, cwd: spec.cwd, env: spec.env, stdio, detached: true, ...spec.user, ...(cgroup && { cgroup }) }),
     ));
   } catch (e) {
     // Nothing was started: no one else holds them.
-    if (outFd !== undefined) closeLog(outFd, spec.stdout, 0, true, !spec.user);
-    if (errFd !== undefined) closeLog(errFd, spec.stderr, 0, true, !spec.user);
+    if (outFd !== undefined) closeLog(outFd, spec.stdout, 0, true, spec.reuseLogs ?? false);
+    if (errFd !== undefined) closeLog(errFd, spec.stderr, 0, true, spec.reuseLogs ?? false);
     const err = e as NodeJS.ErrnoException;
     const message =
       err.code === "ENOENT"
@@ -423,8 +432,8 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
   // A log past the cap at the end counts as one caught running: the outcome does not depend on the timer.
   const over = outcome === undefined ? overCap() : undefined;
   if (over !== undefined) [outcome, message] = ["output-limit", capped(over)];
-  const stdoutBytes = closeLog(outFd, spec.stdout, cap, alone, !spec.user);
-  const stderrBytes = closeLog(errFd, spec.stderr, cap, alone, !spec.user);
+  const stdoutBytes = closeLog(outFd, spec.stdout, cap, alone, spec.reuseLogs ?? false);
+  const stderrBytes = closeLog(errFd, spec.stderr, cap, alone, spec.reuseLogs ?? false);
 
   const usage = proc.resourceUsage();
   const metrics: Metrics = {

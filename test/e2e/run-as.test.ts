@@ -4,7 +4,7 @@
  * read flue's database, logs, job files, or another job's workdir.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { App } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -53,6 +53,17 @@ describe.skipIf(!asRoot)("as root, by default", () => {
     expect(err).toContain("Permission denied");
     expect(err).toContain("Operation not permitted");
     expect(err).toContain("made:\n");
+  });
+
+  test("with one user for every job, a silent job's empty logs are kept for the next (flue's, not readable by the job)", async () => {
+    const job = await runJob(f, { exec: "/bin/true" });
+    expect(job.state).toBe("FINISHED");
+    const spares = readdirSync(join(f.dataDir, "logs", ".spare"));
+    expect(spares.length).toBeGreaterThanOrEqual(2);
+    for (const s of spares) {
+      const st = statSync(join(f.dataDir, "logs", ".spare", s));
+      expect([st.uid, st.nlink, st.mode & 0o777, st.size]).toEqual([0, 1, 0o622, 0]);
+    }
   });
 
   test("jobs run as nobody", async () => {
@@ -193,6 +204,12 @@ describe.skipIf(!asRoot)("a uid per slot", () => {
     const uids = [await read(f, `/api/job/${heldBy}/stdout`), await read(f, `/api/job/${snoop.id}/stdout`)].map(Number).sort();
     expect(uids).toEqual([61184, 61185]);
     expect((await f.json("POST", `/api/job/${heldBy}/cancel`)).status).toBeLessThan(300);
+  });
+
+  test("no job's empty log is ever another's: with a uid per slot, logs are not reused", async () => {
+    for (let i = 0; i < 3; i++) expect((await runJob(f, { exec: "/bin/true" })).state).toBe("FINISHED");
+    const spares = join(f.dataDir, "logs", ".spare");
+    expect(existsSync(spares) ? readdirSync(spares) : []).toEqual([]);
   });
 });
 
