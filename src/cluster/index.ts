@@ -37,10 +37,11 @@ export async function joinFleet(config: Config, self: () => SelfRecord, store: S
   const where = config.nats.join(", ");
   const { id, version } = self();
   const nc = await connectNats(config, `flue ${id}`);
-  // A job deleted elsewhere may have its stored inputs here (submitted here, it ran elsewhere).
-  // Listening before the events' catch-up counts deletions made while this instance was away.
+  // A job deleted elsewhere may have files here: its stored inputs (submitted here), logs of
+  // attempts run here (before a fail-over). Listening before the events' catch-up counts
+  // deletions made while this instance was away.
   const unsubscribeDeleted = store.events.subscribe((e) => {
-    if (e.type === "deleted" && e.executor !== id) executor.files.remove(e.id!, 0);
+    if (e.type === "deleted" && e.executor !== id) executor.files.remove(e.id!, typeof e.attempts === "number" ? e.attempts : 0);
   });
   try {
     const kvm = new Kvm(nc);

@@ -152,10 +152,17 @@ class Cgroups implements Containment {
     try {
       return { value: spawn(cell), cell: new CgroupCell(cell, this.emptied) };
     } catch (e) {
-      // For the job's own reasons (its executable), or because the cell cannot be joined:
-      // tried again without it, a spawn that fails again fails the job; one that works
-      // means cgroups no longer do.
-      this.emptied(cell);
+      // For the job's own reasons (its executable), a moment's shortage, or because the cell
+      // cannot be joined. Not this cell again; a new one, and if that fails, none: a spawn that
+      // fails then fails the job, one that works means cgroups no longer do.
+      tryRmdir(cell);
+      const fresh = join(this.dir, `cell-${++this.made}`);
+      try {
+        mkdirOnce(fresh);
+        return { value: spawn(fresh), cell: new CgroupCell(fresh, this.emptied) };
+      } catch {
+        tryRmdir(fresh);
+      }
       const value = spawn(undefined);
       this.giveUp(e);
       return { value, cell: noCell };

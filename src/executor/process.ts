@@ -208,16 +208,20 @@ class SpareLogs {
     return false;
   }
 
-  /** Keeps an empty log for later; false when there are enough (it is then the caller's to remove). */
+  /** Keeps an empty log for later; false when there are enough, or it cannot be (it is then the caller's to remove). */
   give(path: string): boolean {
     if (this.names.length >= SPARE_LOGS) return false;
     const name = `${process.pid}.${++this.made}`;
     try {
-      renameSync(path, join(this.dir, name));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") return false;
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      renameSync(path, join(this.dir, name));
+      try {
+        renameSync(path, join(this.dir, name));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") return false;
+        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        renameSync(path, join(this.dir, name));
+      }
+    } catch {
+      return false;
     }
     this.names.push(name);
     return true;

@@ -282,9 +282,11 @@ export class JobService {
   private async deleteHere(job: JobRow, username: string): Promise<void> {
     const id = job.id;
     if (!isFinal(job.state as JobState)) await this.stop(id, username);
-    this.executor.files.remove(id, this.store.jobs.get(id)?.attempts ?? job.attempts);
+    const attempts = this.store.jobs.get(id)?.attempts ?? job.attempts;
+    this.executor.files.remove(id, attempts);
     await this.fleet()?.removeResults(this.store.jobs.get(id) ?? job);
-    this.store.events.append(this.event("deleted", id));
+    // `attempts`: in a fleet, the other instances remove what they hold of it (inputs, logs of attempts run there).
+    this.store.events.append(this.event("deleted", id, { attempts }));
   }
 
   /** In a fleet, whether the job runs (or ran) on another instance, which holds its process and files. */

@@ -7,7 +7,8 @@
  * can run says so.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { eventually, startBinary, tempDir, TR_DEFINITION, type Binary } from "../helpers/index.ts";
 import { startNatsServer, type NatsServer } from "./nats-server.ts";
 
@@ -182,6 +183,12 @@ test("kill -9 the instance running a job: it runs again elsewhere as attempt 2 a
   const evs = await events(watcher, job.id);
   expect(evs.filter((e) => e.type === "failed").length).toBe(0);
   expect(evs.filter((e) => e.type === "started").map((e) => e.attempt)).toEqual([1, 2]);
+
+  // Deleted on the instance that ran attempt 2: the one that ran attempt 1 removes its log of it too.
+  const log1 = join(x.dir, "logs", `${job.id}-1.stdout`);
+  expect(existsSync(log1)).toBe(true);
+  expect((await watcher.fetch(`/api/job/${job.id}/`, { method: "DELETE" })).status).toBe(204);
+  await eventually(() => !existsSync(log1), 5000);
   if (x === a) a = back;
   else if (x === b) b = back;
   else c = back;
