@@ -114,3 +114,6 @@ export interface Fleet {
 
 /** Why flue could not join the fleet: said in one line, and flue exits 1. */
 export class FleetJoinError extends Error {}
+
+/** The most one request for a range of another instance's file returns: well under NATS's max_payload. */
+export const RANGE_MAX = 64 * 1024;

@@ -22,17 +22,15 @@
 import { jetstream, jetstreamManager, StorageType, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { Objm, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import { headers, nanos, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { open as openFile } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
-import { isPlainFile, type JobFiles } from "../executor/index.ts";
+import { isPlainFile, readFrom, sizeOf, type JobFiles } from "../executor/index.ts";
 import { natsConnected } from "./connection.ts";
-import type { FileRange, SharedFile, StoredInput } from "./record.ts";
+import { RANGE_MAX, type FileRange, type SharedFile, type StoredInput } from "./record.ts";
 
 export const RESULTS_BUCKET = "flue_results";
 const RESULTS_STREAM = `OBJ_${RESULTS_BUCKET}`;
-/** The most one request for a range returns: well under NATS's max_payload. */
-export const RANGE_MAX = 64 * 1024;
 /** How long a reader waits for the instance that holds the file. */
 const RANGE_TIMEOUT_MS = 2000;
 /** Chunks (128 KiB each) fetched ahead of a reader: a slow download holds no more than this in memory. */
@@ -231,17 +229,9 @@ export class SharedResults {
     }
     const path = join(this.files.root, String(request.name));
     if (!servable(request.name) || !isPlainFile(path)) return void m.respond();
-    const size = statSync(path).size;
+    const size = sizeOf(path);
     const offset = Math.min(size, request.offset < 0 ? Math.max(0, size + request.offset) : request.offset || 0);
-    const bytes = new Uint8Array(Math.max(0, Math.min(RANGE_MAX, request.max || 0, size - offset)));
-    if (bytes.length) {
-      const fd = openSync(path, "r");
-      try {
-        readSync(fd, bytes, 0, bytes.length, offset);
-      } finally {
-        closeSync(fd);
-      }
-    }
+    const bytes = readFrom(path, offset, Math.max(0, Math.min(RANGE_MAX, request.max || 0)));
     const h = headers();
     h.set("Flue-Size", String(size));
     h.set("Flue-Offset", String(offset));

@@ -15,7 +15,7 @@ import { jobUser, type Identity, type RunAs } from "./run-as.ts";
 import { JobFiles } from "./workdir.ts";
 import type { PluginHost } from "./stages.ts";
 
-export { JobFiles, isInside, isPlainFile } from "./workdir.ts";
+export { JobFiles, isInside, isPlainFile, readFrom, sizeOf } from "./workdir.ts";
 export { checkExec, execPolicy, type ExecPolicy } from "./exec-policy.ts";
 export type { ContainmentKind } from "./containment.ts";
 export type { InputMeta, OutputMeta, OutputTarget, PluginHost } from "./stages.ts";

@@ -26,7 +26,7 @@
  * its workdir empty hands it back to the spares; one that leaves files keeps
  * it, for a user to look into.
  */
-import { chmodSync, lchownSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 
 /** How many empty workdirs are kept for reuse, beyond twice the slots. */
@@ -224,5 +224,22 @@ export function isPlainFile(path: string): boolean {
     return lstatSync(path).isFile();
   } catch {
     return false;
+  }
+}
+
+/** A file's size, 0 when it is not there. */
+export const sizeOf = (path: string | undefined) => (path && existsSync(path) ? statSync(path).size : 0);
+
+/** Up to `max` bytes of a file from `offset` (a log growing as it is read, say). */
+export function readFrom(path: string, offset: number, max: number): Uint8Array {
+  const size = sizeOf(path);
+  if (size <= offset) return new Uint8Array(0);
+  const buf = new Uint8Array(Math.min(max, size - offset));
+  const fd = openSync(path, "r");
+  try {
+    const n = readSync(fd, buf, 0, buf.length, offset);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
   }
 }

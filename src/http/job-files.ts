@@ -6,19 +6,19 @@
  * ended, ranges (a log followed, a tail) from its instance while that is
  * ACTIVE, each falling back on the other.
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { AppError, isFinal, type JobState } from "../domain/index.ts";
 import type { Context } from "hono";
-import type { FileRange, SharedFile } from "../cluster/record.ts";
-import type { OutputMeta } from "../executor/index.ts";
+import { RANGE_MAX, type FileRange, type SharedFile } from "../cluster/record.ts";
+import { readFrom, sizeOf, type OutputMeta } from "../executor/index.ts";
 import type { JobRow } from "../store/index.ts";
 import type { App } from "./env.ts";
 
 export type LogName = "stdout" | "stderr";
 
 /** How much of a file is read at a time: a followed log's step, and the most one request to another instance returns. */
-export const CHUNK = 64 * 1024;
+export const CHUNK = RANGE_MAX;
 
 /** Whether the job's files are on this instance's disk: always when alone; in a fleet, unless it runs or ran elsewhere. */
 export const isHere = (app: App, job: JobRow): boolean => !app.fleet || !job.instance || job.instance === app.instance.id;
@@ -41,21 +41,7 @@ export function outputFile(app: App, job: JobRow, name: string): { path: string;
   return found && existsSync(found.path) ? found : undefined;
 }
 
-export const sizeOf = (path: string | undefined) => (path && existsSync(path) ? statSync(path).size : 0);
-
-/** Up to `max` bytes of a file from `offset`. */
-export function readFrom(path: string, offset: number, max: number): Uint8Array {
-  const size = sizeOf(path);
-  if (size <= offset) return new Uint8Array(0);
-  const buf = new Uint8Array(Math.min(max, size - offset));
-  const fd = openSync(path, "r");
-  try {
-    const n = readSync(fd, buf, 0, buf.length, offset);
-    return buf.subarray(0, n);
-  } finally {
-    closeSync(fd);
-  }
-}
+export { readFrom, sizeOf };
 
 /** What the object store and the other instances call a file: its path under the data dir. */
 const nameOf = (app: App, path: string) => relative(app.executor.files.root, path);
