@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { eventually, startBinary, type Binary } from "../helpers/index.ts";
 import { startNatsServer, type NatsServer } from "../cluster/nats-server.ts";
 import { launch, signIn, type Browser } from "./support.ts";
+import { withId } from "../cluster/fleet.ts";
 
 let nats: NatsServer;
 const fleet: (Binary & { id: string })[] = [];
@@ -15,7 +16,7 @@ let browser: Browser;
 
 async function member(...labels: string[]): Promise<Binary & { id: string }> {
   const b = await startBinary({ args: ["--nats", nats.url, "--heartbeat", "0.5s", ...(labels.length ? ["--labels", labels.join(",")] : [])] });
-  const m = Object.assign(b, { id: /instance: (\w+)/.exec(b.output())![1] });
+  const m = withId(b);
   fleet.push(m);
   return m;
 }

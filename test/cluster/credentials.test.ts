@@ -9,8 +9,9 @@ import { afterAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createAccount, createOperator, createUser, type KeyPair } from "@nats-io/nkeys";
-import { BINARY, startBinary, tempDir, type Binary } from "../helpers/index.ts";
+import { startBinary, tempDir, type Binary } from "../helpers/index.ts";
 import { startNatsServer, type NatsServer } from "./nats-server.ts";
+import { refused } from "./fleet.ts";
 
 const dir = tempDir("flue-nats-creds-");
 const servers: NatsServer[] = [];
@@ -36,13 +37,6 @@ async function joins(url: string, ...args: string[]): Promise<void> {
 }
 
 /** A flue that must not start: its exit code and what it said. */
-async function refused(...args: string[]): Promise<{ code: number; stderr: string }> {
-  const data = tempDir();
-  const proc = Bun.spawn({ cmd: [BINARY, "serve", "--port", "0", "--data-dir", data.path, ...args], stdout: "pipe", stderr: "pipe" });
-  const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
-  data.remove();
-  return { code, stderr };
-}
 
 const seedOf = (kp: KeyPair) => new TextDecoder().decode(kp.getSeed());
 

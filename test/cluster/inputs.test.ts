@@ -14,16 +14,8 @@ import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
 import { startNatsServer, type NatsServer } from "./nats-server.ts";
+import { type Job, type Member, getJob, withId } from "./fleet.ts";
 
-type Member = Binary & { id: string };
-interface Job {
-  id: string;
-  state: string;
-  attempts: number;
-  instance?: string | null;
-  inputs: Record<string, { source: string; size: number }>;
-  messages: { level: string; text: string }[];
-}
 
 let nats: NatsServer;
 let nc: NatsConnection;
@@ -39,14 +31,10 @@ async function member(labels: string[]): Promise<Member> {
   if (labels.length) args.push("--labels", labels.join(","));
   const bin = await startBinary({ dataDir: dir.path, args });
   binaries.push(bin);
-  return Object.assign(bin, { id: /instance: (\w+)/.exec(bin.output())![1] });
+  return withId(bin);
 }
 const active = async (x: Binary) => ((await (await x.fetch("/api/instance/")).json()) as any).objects.filter((m: any) => m.state === "ACTIVE").length;
 
-const getJob = async (x: Binary, id: string): Promise<Job | undefined> => {
-  const res = await x.fetch(`/api/job/${id}/`);
-  return res.status === 200 ? ((await res.json()) as Job) : undefined;
-};
 const jobIds = async (x: Binary) => ((await (await x.fetch("/api/job/?limit=1000")).json()) as { objects: Job[] }).objects.map((j) => j.id).sort();
 
 /** The bytes a job is given: some UTF-8 text inline, and a few hundred KB of random bytes uploaded. */

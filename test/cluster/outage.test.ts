@@ -10,8 +10,8 @@ import { connect } from "@nats-io/transport-node";
 import { afterEach, expect, test } from "bun:test";
 import { eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
 import { startNatsCluster, startNatsServer } from "./nats-server.ts";
+import { type Member, events, post, withId } from "./fleet.ts";
 
-type Member = Binary & { id: string };
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -24,18 +24,11 @@ async function member(nats: string, failoverAfter: string, more: string[] = []):
     if (bin.proc.exitCode === null) await bin.kill9();
     dir.remove();
   });
-  return Object.assign(bin, { id: /instance: (\w+)/.exec(bin.output())![1] });
+  return withId(bin);
 }
 
-const json = { "content-type": "application/json" };
-async function post(x: Binary, path: string, body: unknown) {
-  const res = await x.fetch(path, { method: "POST", body: JSON.stringify(body), headers: json });
-  return { status: res.status, body: (await res.json()) as any };
-}
 const finishedOn = async (x: Binary, def: number) =>
   ((await (await x.fetch(`/api/job/?state=FINISHED&process_definition=${def}&limit=0`)).json()) as any).meta.total_count as number;
-const events = async (x: Binary, id: string) =>
-  ((await (await x.fetch(`/api/job/${id}/events/?limit=1000`)).json()) as { objects: { type: string; executor: string }[] }).objects;
 
 /** A batch of `n` jobs of `sleep` on `on`, once every member knows the definition; returns the definition and the job ids. */
 async function batch(on: Member, members: Member[], n: number, sleep: string): Promise<{ def: number; ids: string[] }> {

@@ -7,9 +7,10 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
-import { BINARY, ROOT, eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
+import { ROOT, eventually, startBinary, type Binary } from "../helpers/index.ts";
 import { instancesBody } from "../../views/instances.tsx";
 import { freePort, startNatsServer, type NatsServer } from "./nats-server.ts";
+import { refused, withId } from "./fleet.ts";
 
 interface Member {
   id: string;
@@ -36,7 +37,7 @@ afterAll(async () => {
 async function member(url: string, ...args: string[]): Promise<Binary & { id: string }> {
   const b = await startBinary({ args: ["--nats", url, "--heartbeat", "0.5s", ...args] });
   binaries.push(b);
-  return Object.assign(b, { id: /instance: (\w+)/.exec(b.output())![1] });
+  return withId(b);
 }
 
 async function fleetOf(b: Binary): Promise<Member[]> {
@@ -45,14 +46,6 @@ async function fleetOf(b: Binary): Promise<Member[]> {
 
 const stateIn = async (b: Binary, id: string) => (await fleetOf(b)).find((m) => m.id === id)?.state;
 
-/** Runs a flue that must not start; its exit code and what it said. */
-async function refused(...args: string[]): Promise<{ code: number; stderr: string }> {
-  const dir = tempDir();
-  const proc = Bun.spawn({ cmd: [BINARY, "serve", "--port", "0", "--data-dir", dir.path, ...args], stdout: "pipe", stderr: "pipe" });
-  const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
-  dir.remove();
-  return { code, stderr };
-}
 
 /** Writes the fleet's protocol record as some other flue version would have. */
 async function writeProtocol(url: string, record: object): Promise<void> {

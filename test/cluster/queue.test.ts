@@ -11,15 +11,9 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventually, startBinary, tempDir, TR_DEFINITION, type Binary } from "../helpers/index.ts";
 import { startNatsServer, type NatsServer } from "./nats-server.ts";
+import { type Job, events, getJob, post, withId } from "./fleet.ts";
 
 type Member = Binary & { id: string; dir: string; labels: string[] };
-interface Job {
-  id: string;
-  state: string;
-  attempts: number;
-  instance?: string | null;
-  messages: { level: string; text: string }[];
-}
 
 let nats: NatsServer;
 const binaries: Binary[] = [];
@@ -31,7 +25,7 @@ async function member(dir: string, labels: string[] = []): Promise<Member> {
   if (labels.length) args.push("--labels", labels.join(","));
   const bin = await startBinary({ dataDir: dir, args });
   binaries.push(bin);
-  return Object.assign(bin, { id: /instance: (\w+)/.exec(bin.output())![1], dir, labels });
+  return Object.assign(withId(bin), { dir, labels });
 }
 
 /** The pid of the first attempt's `sleep 31.7`, if it lives. */
@@ -45,17 +39,6 @@ function sleeper(): number | undefined {
   return undefined;
 }
 
-const json = { "content-type": "application/json" };
-async function post(x: Binary, path: string, body: unknown) {
-  const res = await x.fetch(path, { method: "POST", body: JSON.stringify(body), headers: json });
-  return { status: res.status, body: (await res.json()) as any };
-}
-const getJob = async (x: Binary, id: string): Promise<Job | undefined> => {
-  const res = await x.fetch(`/api/job/${id}/`);
-  return res.status === 200 ? ((await res.json()) as Job) : undefined;
-};
-const events = async (x: Binary, id: string) =>
-  ((await (await x.fetch(`/api/job/${id}/events/?limit=1000`)).json()) as { objects: { type: string; executor: string; attempt?: number }[] }).objects;
 async function define(x: Binary, definition: object): Promise<number> {
   const made = await post(x, "/api/process_definition/", { definition });
   expect(made.status).toBe(201);

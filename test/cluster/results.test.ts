@@ -13,14 +13,8 @@ import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ADMIN, eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
 import { startNatsServer, type NatsServer } from "./nats-server.ts";
+import { type Job, type Member, getJob, post, withId } from "./fleet.ts";
 
-type Member = Binary & { id: string };
-interface Job {
-  id: string;
-  state: string;
-  instance?: string | null;
-  outputs: Record<string, { size: number }>;
-}
 
 let nats: NatsServer;
 let nc: NatsConnection;
@@ -33,18 +27,9 @@ async function member(label: string): Promise<Member> {
   dirs.push(dir);
   const bin = await startBinary({ dataDir: dir.path, args: ["--nats", nats.url, "--heartbeat", "0.5s", "--slots", "2", "--labels", label] });
   binaries.push(bin);
-  return Object.assign(bin, { id: /instance: (\w+)/.exec(bin.output())![1] });
+  return withId(bin);
 }
 
-const json = { "content-type": "application/json" };
-async function post(x: Binary, path: string, body: unknown) {
-  const res = await x.fetch(path, { method: "POST", body: JSON.stringify(body), headers: json });
-  return { status: res.status, body: (await res.json()) as any };
-}
-const getJob = async (x: Binary, id: string): Promise<Job | undefined> => {
-  const res = await x.fetch(`/api/job/${id}/`);
-  return res.status === 200 ? ((await res.json()) as Job) : undefined;
-};
 async function define(definition: object): Promise<number> {
   const made = await post(a, "/api/process_definition/", { definition });
   expect(made.status).toBe(201);

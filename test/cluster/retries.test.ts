@@ -9,8 +9,8 @@ import { chmodSync } from "node:fs";
 import { join } from "node:path";
 import { eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
 import { startNatsServer } from "./nats-server.ts";
+import { type Member, post, withId } from "./fleet.ts";
 
-type Member = Binary & { id: string };
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -27,14 +27,9 @@ async function member(nats: string, dir: string, labels: string): Promise<Member
   cleanups.push(async () => {
     if (bin.proc.exitCode === null) await bin.kill9();
   });
-  return Object.assign(bin, { id: /instance: (\w+)/.exec(bin.output())![1] });
+  return withId(bin);
 }
 
-const json = { "content-type": "application/json" };
-async function post(x: Binary, path: string, body: unknown) {
-  const res = await x.fetch(path, { method: "POST", body: JSON.stringify(body), headers: json });
-  return { status: res.status, body: (await res.json()) as any };
-}
 const jobOn = async (x: Binary, id: string) => (await (await x.fetch(`/api/job/${id}/`)).json()) as { state: string; attempts: number; messages: { text: string }[] };
 
 /** A job that fails its first attempt (after `delay` seconds) and succeeds its second: a flag file in a directory any job user may write. */

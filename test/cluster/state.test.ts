@@ -11,13 +11,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { basic, eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
 import { startNatsServer, type NatsServer } from "./nats-server.ts";
+import { type Job, type Member, getJob, post, withId } from "./fleet.ts";
 
-type Member = Binary & { id: string };
-interface Job {
-  id: string;
-  state: string;
-  instance?: string | null;
-}
 
 let nats: NatsServer;
 const binaries: Binary[] = [];
@@ -27,18 +22,9 @@ let a: Member, b: Member, c: Member;
 async function member(dataDir: string, label: string): Promise<Member> {
   const bin = await startBinary({ dataDir, args: ["--nats", nats.url, "--heartbeat", "0.5s", "--slots", "2", "--labels", label] });
   binaries.push(bin);
-  return Object.assign(bin, { id: /instance: (\w+)/.exec(bin.output())![1] });
+  return withId(bin);
 }
 
-const json = { "content-type": "application/json" };
-async function post(x: Binary, path: string, body: unknown, auth?: string) {
-  const res = await x.fetch(path, { method: "POST", body: JSON.stringify(body), headers: { ...json, ...(auth ? { authorization: auth } : {}) } });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
-const getJob = async (x: Binary, id: string): Promise<Job | undefined> => {
-  const res = await x.fetch(`/api/job/${id}/`);
-  return res.status === 200 ? ((await res.json()) as Job) : undefined;
-};
 const eventTypes = async (x: Binary, id: string): Promise<string[]> =>
   ((await (await x.fetch(`/api/job/${id}/events/?limit=1000`)).json()) as { objects: { type: string }[] }).objects.map((e) => e.type);
 const stateOn = async (x: Binary, id: string) => (await getJob(x, id))?.state;

@@ -1,0 +1,48 @@
+/**
+ * What the fleet's tests share: an instance of the binary known by its id,
+ * and the few API calls they all make.
+ */
+import type { Binary } from "../helpers/index.ts";
+import { BINARY, tempDir } from "../helpers/index.ts";
+
+export type Member = Binary & { id: string };
+
+/** The binary, with the instance id it printed at start. */
+export const withId = <B extends Binary>(b: B): B & { id: string } => Object.assign(b, { id: /instance: (\w+)/.exec(b.output())![1] });
+
+/** A job as the tests read it; each reads what it needs. */
+export interface Job {
+  id: string;
+  state: string;
+  attempts: number;
+  instance?: string | null;
+  messages: { at: number; level: string; text: string }[];
+  outputs: Record<string, { size: number }>;
+}
+
+const json = { "content-type": "application/json" };
+
+/** POSTs JSON (as the admin, or with `auth`); the status and the JSON answer. */
+export async function post(x: Binary, path: string, body: unknown, auth?: string): Promise<{ status: number; body: any }> {
+  const res = await x.fetch(path, { method: "POST", body: JSON.stringify(body), headers: { ...json, ...(auth ? { authorization: auth } : {}) } });
+  return { status: res.status, body: await res.json() };
+}
+
+/** The job as `x` shows it, or undefined when `x` does not know it. */
+export async function getJob(x: Binary, id: string): Promise<Job | undefined> {
+  const res = await x.fetch(`/api/job/${id}/`);
+  return res.status === 200 ? ((await res.json()) as Job) : undefined;
+}
+
+/** The job's events as `x` has them. */
+export const events = async (x: Binary, id: string) =>
+  ((await (await x.fetch(`/api/job/${id}/events/?limit=1000`)).json()) as { objects: { type: string; executor: string; attempt?: number }[] }).objects;
+
+/** Runs a flue that must not start; its exit code and what it said. */
+export async function refused(...args: string[]): Promise<{ code: number; stderr: string }> {
+  const data = tempDir();
+  const proc = Bun.spawn({ cmd: [BINARY, "serve", "--port", "0", "--data-dir", data.path, ...args], stdout: "pipe", stderr: "pipe" });
+  const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+  data.remove();
+  return { code, stderr };
+}
