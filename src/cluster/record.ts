@@ -117,3 +117,11 @@ export class FleetJoinError extends Error {}
 
 /** The most one request for a range of another instance's file returns: well under NATS's max_payload. */
 export const RANGE_MAX = 64 * 1024;
+
+/**
+ * A log longer than this is also shared as its last TAIL_SHARED bytes, as
+ * object `<name>.tail`: a page showing a job's tail from another instance
+ * then reads that, not the whole log (an object is read from its start).
+ */
+export const TAIL_SHARED = 64 * 1024;
+export const tailName = (name: string) => `${name}.tail`;

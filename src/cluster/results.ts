@@ -27,7 +27,7 @@ import { open as openFile } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import { isPlainFile, readFrom, sizeOf, type JobFiles } from "../executor/index.ts";
 import { natsConnected } from "./connection.ts";
-import { RANGE_MAX, type FileRange, type SharedFile, type StoredInput } from "./record.ts";
+import { RANGE_MAX, TAIL_SHARED, tailName, type FileRange, type SharedFile, type StoredInput } from "./record.ts";
 
 export const RESULTS_BUCKET = "flue_results";
 const RESULTS_STREAM = `OBJ_${RESULTS_BUCKET}`;
@@ -94,14 +94,18 @@ export class SharedResults {
    */
   async share(jobId: string, attempt: number): Promise<void> {
     if (!natsConnected(this.nc)) throw new Error("NATS is unreachable");
-    const paths = [this.files.attemptFile(jobId, attempt, "stdout"), this.files.attemptFile(jobId, attempt, "stderr")];
+    const logs = [this.files.attemptFile(jobId, attempt, "stdout"), this.files.attemptFile(jobId, attempt, "stderr")];
+    const paths = [...logs];
     for (const name of this.keptOutputs(jobId)) paths.push(this.files.output(jobId, name));
-    await Promise.all(
-      paths.map((path) => {
-        const name = this.nameOf(path);
-        return existsSync(path) ? this.os.put({ name }, Bun.file(path).stream()) : this.os.putBlob({ name }, null);
-      }),
-    );
+    const puts = paths.map((path) => {
+      const name = this.nameOf(path);
+      return existsSync(path) ? this.os.put({ name }, Bun.file(path).stream()) : this.os.putBlob({ name }, null);
+    });
+    for (const path of logs) {
+      const size = sizeOf(path);
+      if (size > TAIL_SHARED) puts.push(this.os.put({ name: tailName(this.nameOf(path)) }, Bun.file(path).slice(size - TAIL_SHARED).stream()));
+    }
+    await Promise.all(puts);
   }
 
   /** Names of the job's kept file outputs: what its outputs/ holds (most jobs have none, nor the directory). */
@@ -163,8 +167,9 @@ export class SharedResults {
     for (const [name, meta] of Object.entries((job.inputs ?? {}) as Record<string, { source?: string }>)) {
       if (meta?.source !== "uri") names.push(this.nameOf(this.files.input(job.id, name)));
     }
+    const tails = names.filter((n) => n.startsWith("logs/")).map(tailName);
     const failed = natsConnected(this.nc)
-      ? (await Promise.allSettled(names.map((name) => this.os.delete(name)))).find((r) => r.status === "rejected")?.reason
+      ? (await Promise.allSettled([...names.map((name) => this.os.delete(name)), ...tails.map((name) => this.os.delete(name).catch(() => {}))])).find((r) => r.status === "rejected")?.reason
       : new Error("NATS is unreachable");
     if (failed) console.error(`flue: could not remove the shared inputs, logs and outputs of deleted job ${job.id} (${(failed as Error).message}); they expire with --events-max-age`);
   }

@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { AppError, isFinal, type JobState } from "../domain/index.ts";
 import type { Context } from "hono";
-import { RANGE_MAX, type FileRange, type SharedFile } from "../cluster/record.ts";
+import { RANGE_MAX, TAIL_SHARED, tailName, type FileRange, type SharedFile } from "../cluster/record.ts";
 import { readFrom, sizeOf, type OutputMeta } from "../executor/index.ts";
 import type { JobRow } from "../store/index.ts";
 import type { App } from "./env.ts";
@@ -87,15 +87,20 @@ export async function readAt(app: App, job: JobRow, path: string, offset: number
   const shared = await app.fleet!.openResult(name).catch(() => undefined);
   if (!shared) return undefined;
   const start = Math.min(shared.size, offset < 0 ? Math.max(0, shared.size + offset) : offset);
+  // Near the end of a long log: its tail object, not the whole log from its start.
+  const tail = shared.size > TAIL_SHARED && start >= shared.size - TAIL_SHARED ? await app.fleet!.openResult(tailName(name)).catch(() => undefined) : undefined;
+  const from = tail ?? shared;
+  const skip = start - (shared.size - from.size);
   const parts: Uint8Array[] = [];
   let got = 0;
   try {
-    if (start < shared.size) {
-      for await (const part of skipTo(shared.stream, start)) {
+    if (tail) await shared.stream.cancel();
+    if (skip < from.size) {
+      for await (const part of skipTo(from.stream, skip)) {
         parts.push(part);
         if ((got += part.length) >= max) break;
       }
-    } else await shared.stream.cancel();
+    } else await from.stream.cancel();
   } catch {
     return undefined; // NATS went away mid-read: as if not there yet
   }

@@ -120,7 +120,8 @@ test("stdout, stderr and an output of a job run on B download from A byte for by
     expect(there.status).toBe(200);
     expect(await download(a, path, { headers: { cookie: `flue_session=${sessionA}` } })).toEqual(there);
   }
-  expect((await objects()).sort()).toEqual([`jobs/${binary.id}/outputs/output_file`, `logs/${binary.id}-1.stderr`, `logs/${binary.id}-1.stdout`]);
+  // Logs longer than 64 KiB also as their tails, for pages that show only that.
+  expect((await objects()).sort()).toEqual([`jobs/${binary.id}/outputs/output_file`, `logs/${binary.id}-1.stderr`, `logs/${binary.id}-1.stderr.tail`, `logs/${binary.id}-1.stdout`, `logs/${binary.id}-1.stdout.tail`]);
 });
 
 let lines: Job;
@@ -165,7 +166,7 @@ test("deleting a job on A removes its objects from the bucket", async () => {
   expect(res.status).toBe(204);
   expect((await objects()).filter((n) => n.includes(lines.id))).toEqual([]);
   await eventually(async () => (await getJob(a, lines.id)) === undefined, 5000);
-  expect((await objects()).length).toBe(3); // the first job's stay
+  expect((await objects()).length).toBe(5); // the first job's stay
 });
 
 test("an attempt that ends while NATS is away finishes all the same, says its files were not shared, and A reads them from B", async () => {
@@ -186,8 +187,13 @@ test("an attempt that ends while NATS is away finishes all the same, says its fi
   expect(await (await a.fetch(`/api/job/${job.id}/stdout`)).text()).toBe("rested\n");
 });
 
-test("once B is killed, A still serves the logs and outputs of what B ran", async () => {
+test("once B is killed, A still serves the logs and outputs of what B ran; a job page shows a long log's tail", async () => {
+  const counted = await runOnB(await define({ name: "count", exec: "/usr/bin/seq", argv: ["1", "40000"], application: "b" }));
   await b.kill9();
   for (const path of files(binary)) expect(await download(a, path)).toEqual(onB[path]);
   expect(await (await a.fetch(`/api/job/${binary.id}/stdout?follow=1`)).arrayBuffer().then(sha256)).toBe(onB[files(binary)[0]].sha256);
+  // From the log's tail object: its last lines, not its first.
+  const page = await (await a.fetch(`/jobs/${counted.id}`, { headers: { cookie: `flue_session=${await signIn(a)}` } })).text();
+  expect(page).toContain("\n39999\n40000\n");
+  expect(page).not.toContain("\n100\n");
 });
