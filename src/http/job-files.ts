@@ -107,6 +107,14 @@ export async function readAt(app: App, job: JobRow, path: string, offset: number
   return { size: shared.size, offset: start, bytes: Buffer.concat(parts).subarray(0, max) };
 }
 
+/** The bytes of an input flue stored for a job: here, or in a fleet from the object store; undefined when neither has it. */
+export async function storedInput(app: App, jobId: string, name: string): Promise<Uint8Array | undefined> {
+  const path = app.executor.files.input(jobId, name);
+  if (existsSync(path)) return new Uint8Array(await Bun.file(path).arrayBuffer());
+  const shared = await app.fleet?.openResult(nameOf(app, path)).catch(() => undefined);
+  return shared && new Uint8Array(await new Response(shared.stream).arrayBuffer());
+}
+
 /** A file as `instance` has it now, read in ranges; its length is the size it had at the first. */
 function rangesOf(app: App, instance: string, name: string, first: FileRange): SharedFile {
   let offset = first.bytes.length;

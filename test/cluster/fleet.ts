@@ -2,8 +2,9 @@
  * What the fleet's tests share: an instance of the binary known by its id,
  * and the few API calls they all make.
  */
+import { expect } from "bun:test";
 import type { Binary } from "../helpers/index.ts";
-import { BINARY, tempDir } from "../helpers/index.ts";
+import { ADMIN, BINARY, tempDir } from "../helpers/index.ts";
 
 export type Member = Binary & { id: string };
 
@@ -45,4 +46,11 @@ export async function refused(...args: string[]): Promise<{ code: number; stderr
   const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
   data.remove();
   return { code, stderr };
+}
+
+/** A UI session on `x`: the pages take only a session cookie. */
+export async function signIn(x: Binary): Promise<string> {
+  const res = await fetch(`${x.url}/login`, { method: "POST", body: new URLSearchParams({ username: ADMIN.user, password: ADMIN.password, next: "/" }), redirect: "manual" });
+  expect(res.status).toBe(303);
+  return /flue_session=([^;]+)/.exec(res.headers.get("set-cookie") ?? "")![1];
 }

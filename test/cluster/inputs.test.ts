@@ -14,7 +14,7 @@ import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
 import { startNatsServer, type NatsServer } from "./nats-server.ts";
-import { type Job, type Member, getJob, withId } from "./fleet.ts";
+import { type Job, type Member, getJob, signIn, withId } from "./fleet.ts";
 
 
 let nats: NatsServer;
@@ -123,6 +123,18 @@ test("a job with an inline and an uploaded input submitted on A runs on B, the o
   expect(readFileSync(join(b.dataDir, "jobs", id, "inputs", "blob")).equals(Buffer.from(given.blob))).toBe(true);
   const names = [`jobs/${id}/inputs/text`, `jobs/${id}/inputs/blob`];
   expect(await objects()).toEqual(expect.arrayContaining(names));
+
+  // Re-queued from the job page of an instance that never had the inputs: they come from the bucket.
+  const c = await member([]);
+  const session = await signIn(c);
+  const page = await c.fetch(`/jobs/${id}`, { headers: { cookie: `flue_session=${session}`, "sec-fetch-mode": "navigate" } });
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1];
+  const requeued = await c.fetch(`/jobs/${id}/requeue`, { method: "POST", headers: { cookie: `flue_session=${session}`, "x-csrf-token": csrf, origin: c.url, "sec-fetch-site": "same-origin" } });
+  expect(requeued.status).toBe(204);
+  const again = /\/jobs\/(\w+)/.exec(requeued.headers.get("hx-redirect") ?? "")![1];
+  expect(((await (await c.fetch(`/api/job/${again}/?wait=30`)).json()) as Job).state).toBe("FINISHED");
+  expect((await stdout(c, again)).equals(given.expected)).toBe(true);
+  await c.stop();
 
   // Deleting the job removes its inputs from the bucket, and from both data dirs.
   expect((await a.fetch(`/api/job/${id}/`, { method: "DELETE" })).status).toBe(204);

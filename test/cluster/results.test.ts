@@ -11,9 +11,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ADMIN, eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
+import { eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
 import { startNatsServer, type NatsServer } from "./nats-server.ts";
-import { type Job, type Member, getJob, post, withId } from "./fleet.ts";
+import { type Job, type Member, getJob, post, signIn, withId } from "./fleet.ts";
 
 
 let nats: NatsServer;
@@ -69,13 +69,6 @@ async function objects(): Promise<string[]> {
   const os = await new Objm(nc).open("flue_results");
   return (await os.list()).filter((o) => !o.deleted).map((o) => o.name);
 }
-/** A's UI session: the pages take only a session cookie. */
-async function signIn(x: Binary): Promise<string> {
-  const res = await fetch(`${x.url}/login`, { method: "POST", body: new URLSearchParams({ username: ADMIN.user, password: ADMIN.password, next: "/" }), redirect: "manual" });
-  expect(res.status).toBe(303);
-  return /flue_session=([^;]+)/.exec(res.headers.get("set-cookie") ?? "")![1];
-}
-
 beforeAll(async () => {
   nats = await startNatsServer();
   nc = await connect({ servers: nats.url });

@@ -11,7 +11,7 @@ import type { InputMeta } from "../../executor/index.ts";
 import { mayControlJob, maySeeJob, seesAll, type Actor } from "../../service/index.ts";
 import type { JobRow } from "../../store/index.ts";
 import type { App } from "../env.ts";
-import { attachment, fileElsewhere, isHere, logPath, outputFile, outputPath, readAt, sendFile, sendStream, type LogName } from "../job-files.ts";
+import { attachment, fileElsewhere, isHere, logPath, outputFile, outputPath, readAt, sendFile, sendStream, storedInput, type LogName } from "../job-files.ts";
 import { paging, presentEvent } from "../present.ts";
 import type { UiEnv } from "./env.ts";
 import { page } from "../../../views/layout.tsx";
@@ -319,9 +319,9 @@ export function jobPages(app: App): Hono<UiEnv> {
         inputs[name] = { uri: meta.uri, ...fileName };
         continue;
       }
-      const path = app.executor.files.input(job.id, name);
-      if (!existsSync(path)) throw conflict(`input "${name}" of job ${job.id} is no longer stored, so it cannot be re-queued`);
-      inputs[name] = { content_base64: Buffer.from(await Bun.file(path).arrayBuffer()).toString("base64"), ...fileName };
+      const bytes = await storedInput(app, job.id, name);
+      if (!bytes) throw conflict(`input "${name}" of job ${job.id} is no longer stored, so it cannot be re-queued`);
+      inputs[name] = { content_base64: Buffer.from(bytes).toString("base64"), ...fileName };
     }
     const [created] = await app.jobs.submit({ process_definition: job.definitionId, parameters: job.parameters, inputs }, actor);
     c.header("HX-Redirect", `/jobs/${created.id}`);
