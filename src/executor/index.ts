@@ -126,6 +126,9 @@ export class Executor {
     this.accepting = true;
     this.queue.attach?.({ free: () => (this.accepting ? this.freeThreads.length : 0), wake: () => this.scheduleDispatch() });
     this.unsubscribe = this.store.events.subscribe((e) => {
+      // In a fleet another instance records a cancel (or delete) itself when it took this one for
+      // gone; this one, still running the job (it was cut off, say), stops it once it hears.
+      if ((e.type === "cancelled" || e.type === "deleted") && e.executor !== this.opts.instanceId) this.running.get(e.id!)?.controller.abort(e.reason ?? `${e.type} on instance ${e.executor}`);
       if (e.type === "started") this.starting.delete(e.id!);
       if (e.type === "queued" || e.type === "executor.ready") this.scheduleDispatch();
       else if (e.type === "waiting") this.armWaitingTimer();

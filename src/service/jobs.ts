@@ -257,14 +257,15 @@ export class JobService {
   async cancel(id: string, actor: Actor): Promise<JobRow> {
     const job = this.control(id, actor, "cancel");
     if (isFinal(job.state as JobState)) throw conflict(`job ${id} is ${job.state} already`);
-    if (this.elsewhere(job)) await this.askElsewhere(job, "cancel", actor, ["cancelled", "finished", "failed", "deleted"]);
-    else await this.stop(id, actor.username);
+    if (!this.elsewhere(job) || !(await this.askElsewhere(job, "cancel", actor, ["cancelled", "finished", "failed", "deleted"]))) {
+      await this.stop(id, actor.username, this.elsewhere(job) ? this.goneNote(job) : "");
+    }
     this.store.audit.record(actor, "job.cancel", id);
     return this.store.jobs.get(id)!;
   }
 
-  private async stop(id: string, username: string): Promise<void> {
-    const reason = `cancelled by ${username}`;
+  private async stop(id: string, username: string, note = ""): Promise<void> {
+    const reason = `cancelled by ${username}${note}`;
     if (!(await this.executor.cancel(id, reason))) {
       const current = this.store.jobs.get(id);
       if (current && !isFinal(current.state as JobState)) this.store.events.append(this.event("cancelled", id, { reason, level: "warning" }));
@@ -274,14 +275,13 @@ export class JobService {
   /** Cancels the job if it runs, removes its files, then the job itself. */
   async delete(id: string, actor: Actor): Promise<void> {
     const job = this.control(id, actor, "delete");
-    if (this.elsewhere(job)) await this.askElsewhere(job, "delete", actor, ["deleted"]);
-    else await this.deleteHere(job, actor.username);
+    if (!this.elsewhere(job) || !(await this.askElsewhere(job, "delete", actor, ["deleted"]))) await this.deleteHere(job, actor.username, this.elsewhere(job) ? this.goneNote(job) : "");
     this.store.audit.record(actor, "job.delete", id);
   }
 
-  private async deleteHere(job: JobRow, username: string): Promise<void> {
+  private async deleteHere(job: JobRow, username: string, note = ""): Promise<void> {
     const id = job.id;
-    if (!isFinal(job.state as JobState)) await this.stop(id, username);
+    if (!isFinal(job.state as JobState)) await this.stop(id, username, note);
     const attempts = this.store.jobs.get(id)?.attempts ?? job.attempts;
     this.executor.files.remove(id, attempts);
     await this.fleet()?.removeResults(this.store.jobs.get(id) ?? job);
@@ -296,16 +296,15 @@ export class JobService {
 
   /**
    * Asks the instance the job runs on to act, then waits (a little) for its
-   * event to arrive here, so the answer shows the job as it now is. An
-   * instance that is not ACTIVE, or does not answer, is a 409 saying so.
+   * event to arrive here, so the answer shows the job as it now is. False
+   * when that instance is not ACTIVE: then this one acts (the job's end is
+   * recorded here, and its work message is dropped wherever it comes up);
+   * one that is ACTIVE but does not answer is a 409 saying so.
    */
-  private async askElsewhere(job: JobRow, verb: ControlRequest["verb"], actor: Actor, until: string[]): Promise<void> {
+  private async askElsewhere(job: JobRow, verb: ControlRequest["verb"], actor: Actor, until: string[]): Promise<boolean> {
     const fleet = this.fleet()!;
     const where = job.instance!;
-    const member = fleet.members().find((m) => m.id === where);
-    if (member?.state !== "ACTIVE") {
-      throw conflict(`job ${job.id} runs on instance ${where}, which is ${member ? member.state : "not in the fleet"}; it can be ${verb === "cancel" ? "cancelled" : "deleted"} once that instance is back`);
-    }
+    if (fleet.members().find((m) => m.id === where)?.state !== "ACTIVE") return false;
     const arrived = this.nextEvent(job.id, until, REPLICATED_MS);
     let reply: ControlReply;
     try {
@@ -319,6 +318,13 @@ export class JobService {
       throw new AppError(reply.status, "conflict", `instance ${where}, where job ${job.id} runs: ${reply.message}`);
     }
     await arrived.done;
+    return true;
+  }
+
+  /** What a cancel made here says of a job whose instance is not ACTIVE. */
+  private goneNote(job: JobRow): string {
+    const member = this.fleet()!.members().find((m) => m.id === job.instance);
+    return `; instance ${job.instance}, where it ran, is ${member ? member.state : "gone"}: whatever of it still runs there is stopped when it is back`;
   }
 
   /** Resolves when an event of one of `types` for the job is appended here, or after `ms`. */

@@ -9,6 +9,8 @@
  * their `application`.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { basic, eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
 import { startNatsServer, type NatsServer } from "./nats-server.ts";
 import { type Job, type Member, getJob, post, withId } from "./fleet.ts";
@@ -27,6 +29,17 @@ async function member(dataDir: string, label: string): Promise<Member> {
 
 const eventTypes = async (x: Binary, id: string): Promise<string[]> =>
   ((await (await x.fetch(`/api/job/${id}/events/?limit=1000`)).json()) as { objects: { type: string }[] }).objects.map((e) => e.type);
+/** Processes whose environment says they belong to the job. */
+function pidsOfJob(id: string): number[] {
+  return readdirSync("/proc").filter((p) => {
+    try {
+      return /^\d+$/.test(p) && readFileSync(`/proc/${p}/environ`, "latin1").includes(`FLUE_JOB_ID=${id}\0`);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
 const stateOn = async (x: Binary, id: string) => (await getJob(x, id))?.state;
 const submit = async (x: Binary, definition: number, extra: object = {}) => (await post(x, "/api/job/", { process_definition: definition, ...extra })).body as Job;
 
@@ -180,17 +193,46 @@ test("NATS restarts: submitting meanwhile is a 503 that makes no job; jobs submi
   await eventually(async () => (await a.fetch(`/api/process_definition/${later.body.id}/`)).status === 200, 3000);
 });
 
-test("a cancel for an instance that is gone is a clear 409", async () => {
+test("cancel and delete of a job whose instance is gone work on another; back, that instance stops what is left and removes its files", async () => {
   const job = await submit(c, sleeper);
   await eventually(async () => (await stateOn(a, job.id)) === "RUNNING", 5000);
+  const log = join(c.dataDir, "logs", `${job.id}-1.stdout`);
+  expect(existsSync(log)).toBe(true);
   await c.kill9();
   await eventually(async () => {
     const fleet = ((await (await a.fetch("/api/instance/")).json()) as { objects: { id: string; state: string }[] }).objects;
     return fleet.find((m) => m.id === c.id)?.state === "LOST";
   }, 5000);
   const res = await a.fetch(`/api/job/${job.id}/cancel`, { method: "POST" });
-  expect(res.status).toBe(409);
-  expect(((await res.json()) as { error: { message: string } }).error.message).toContain(`runs on instance ${c.id}, which is LOST`);
+  expect(res.status).toBe(200);
+  expect(((await res.json()) as Job).state).toBe("CANCELLED");
+  await eventually(async () => (await stateOn(b, job.id)) === "CANCELLED", 5000);
+  expect((await getJob(a, job.id))!.messages.map((m) => m.text)).toContain(`cancelled by admin; instance ${c.id}, where it ran, is LOST: whatever of it still runs there is stopped when it is back`);
+  expect((await a.fetch(`/api/job/${job.id}/`, { method: "DELETE" })).status).toBe(204);
+  await eventually(async () => (await getJob(b, job.id)) === undefined, 5000);
+  // Back on its data dir: the job's process is stopped (recovery), its log removed (the deleted event), nothing run again.
+  c = await member(c.dataDir, "c");
+  await eventually(() => !existsSync(log), 5000);
+  await eventually(() => pidsOfJob(job.id).length === 0, 5000);
+  expect(await getJob(c, job.id)).toBeUndefined();
+});
+
+test("an instance taken for gone while it still ran the job (frozen, cut off) stops it once it hears of the cancel made elsewhere", async () => {
+  const job = await submit(c, sleeper);
+  await eventually(async () => (await stateOn(a, job.id)) === "RUNNING" && pidsOfJob(job.id).length > 0, 5000);
+  c.proc.kill("SIGSTOP");
+  try {
+    await eventually(async () => {
+      const fleet = ((await (await a.fetch("/api/instance/")).json()) as { objects: { id: string; state: string }[] }).objects;
+      return fleet.find((m) => m.id === c.id)?.state === "LOST";
+    }, 5000);
+    expect((await a.fetch(`/api/job/${job.id}/cancel`, { method: "POST" })).status).toBe(200);
+  } finally {
+    c.proc.kill("SIGCONT");
+  }
+  await eventually(() => pidsOfJob(job.id).length === 0, 10_000);
+  await eventually(async () => (await stateOn(c, job.id)) === "CANCELLED", 5000);
+  expect(await stateOn(a, job.id)).toBe("CANCELLED");
 });
 
 test("an instance restarted on its data dir catches up with what happened while it was down, nothing twice", async () => {
