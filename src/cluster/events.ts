@@ -25,7 +25,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import type { Statement } from "bun:sqlite";
-import type { FlueEvent } from "../domain/index.ts";
+import { ID_PATTERN, type FlueEvent } from "../domain/index.ts";
 import type { Store } from "../store/index.ts";
 
 export const EVENTS_STREAM = "flue_events";
@@ -173,11 +173,15 @@ export class EventReplicator {
       const seq = Number(msgId.slice(dot + 1));
       if (dot < 0 || origin === this.self) continue;
       if (seq <= (advanced.get(origin) ?? this.appliedOf(origin))) continue; // applied already
+      let e: FlueEvent;
       try {
-        events.push(m.json<FlueEvent>());
+        e = m.json<FlueEvent>();
       } catch {
         continue; // not a flue event
       }
+      // A job id names files and directories here: only the form flue makes is taken.
+      if (typeof e?.type !== "string" || (e.id !== undefined && !ID_PATTERN.test(e.id))) continue;
+      events.push(e);
       advanced.set(origin, seq);
     }
     const streamSeq = batch.at(-1)!.seq;

@@ -10,6 +10,7 @@
  */
 import { Kvm } from "@nats-io/kv";
 import type { Config } from "../config.ts";
+import { ID_PATTERN } from "../domain/index.ts";
 import type { Executor } from "../executor/index.ts";
 import type { Store } from "../store/index.ts";
 import { connectNats, replicate } from "./connection.ts";
@@ -24,6 +25,9 @@ import { SharedUsers } from "./users.ts";
 import { FleetQueue } from "./work.ts";
 
 export { FleetJoinError, type Fleet } from "./record.ts";
+
+/** More attempts than any job reaches (at most 100 retries, and the fail-overs): what a `deleted` event may ask to remove. */
+const MAX_ATTEMPTS = 1000;
 
 /** How long leaving waits for this instance's last events to reach the stream; the rest go at the next start. */
 const LEAVE_PUBLISH_MS = 2000;
@@ -40,8 +44,11 @@ export async function joinFleet(config: Config, self: () => SelfRecord, store: S
   // A job deleted elsewhere may have files here: its stored inputs (submitted here), logs of
   // attempts run here (before a fail-over). Listening before the events' catch-up counts
   // deletions made while this instance was away.
+  // What an event from NATS names is checked: a job id, and no more attempts than a definition allows.
   const unsubscribeDeleted = store.events.subscribe((e) => {
-    if (e.type === "deleted" && e.executor !== id) executor.files.remove(e.id!, typeof e.attempts === "number" ? e.attempts : 0);
+    if (e.type !== "deleted" || e.executor === id || !ID_PATTERN.test(e.id ?? "")) return;
+    const attempts = typeof e.attempts === "number" && Number.isInteger(e.attempts) ? Math.min(Math.max(e.attempts, 0), MAX_ATTEMPTS) : 0;
+    executor.files.remove(e.id!, attempts);
   });
   try {
     const kvm = new Kvm(nc);

@@ -220,7 +220,9 @@ export class FleetQueue implements Queue {
       const age = Date.now() - Number(m.info.timestampNanos) / 1e6;
       return age > UNKNOWN_GIVE_UP_MS ? void m.term() : this.notYet(m);
     }
-    if (job.state === "QUEUED") return w.attempts <= job.attempts ? this.offer(m, job) : this.notYet(m);
+    // Only the message of the attempt queued now starts one; an older copy (a put-back that waited
+    // out an outage, a retry queued twice) is dropped, or two would start at once.
+    if (job.state === "QUEUED") return w.attempts === job.attempts ? this.offer(m, job) : w.attempts > job.attempts ? this.notYet(m) : void m.term();
     if (job.state === "RUNNING" && w.attempts === job.attempts - 1) return this.running(m, job);
     // Not final and not past this message's attempt: the `queued` that sent it has not arrived here yet.
     if (!isFinal(job.state as JobState) && w.attempts >= job.attempts) return this.notYet(m);

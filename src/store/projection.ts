@@ -183,7 +183,10 @@ export class Projection {
       this.st(SQL.remove).run(seq);
       return null;
     }
-    const state = STATE_OF[e.type];
+    let state = STATE_OF[e.type];
+    // A final job stays final: in a fleet a late `queued` (a put-back sent after an outage, a
+    // retry queued by an instance that had not heard of the end yet) must not undo its end.
+    if (state !== undefined && FINAL.has(job.state) && !FINAL.has(state)) state = undefined;
     if (state !== undefined) {
       if (state !== job.state) {
         this.shift(job, job.state, -1);
