@@ -37,6 +37,8 @@ const RETRY_MS = 1000;
 /** A pull of the ordered consumer: its heartbeats, every half of it, tell within two of them that the consumer is gone. */
 const CONSUME_EXPIRES_MS = 5000;
 const STREAM_SEQ_KEY = "fleet.events_seq";
+/** The longest a joining instance holds back its retries while it reads the events it missed. */
+const CATCH_UP_MAX_MS = 60_000;
 const appliedKey = (origin: string) => `fleet.applied.${origin}`;
 
 export class EventReplicator {
@@ -52,6 +54,12 @@ export class EventReplicator {
   /** Per origin instance: the last of its outbox seqs applied here. */
   private readonly applied = new Map<string, number>();
   private unsubscribe?: () => void;
+  /**
+   * Whether this instance has applied every event the stream held when it
+   * joined: until then its view of jobs may be stale (a job it left WAITING
+   * may have been taken over and finished meanwhile).
+   */
+  caughtUp = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -75,13 +83,17 @@ export class EventReplicator {
       max_age: nanos(maxAgeMs),
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
     };
+    let state = { last_seq: 0, messages: 0 };
     try {
-      await jsm.streams.info(EVENTS_STREAM);
+      state = (await jsm.streams.info(EVENTS_STREAM)).state;
       await jsm.streams.update(EVENTS_STREAM, config);
     } catch {
       await jsm.streams.add({ name: EVENTS_STREAM, ...config });
     }
     const r = new EventReplicator(nc, store, self);
+    r.caughtUp = state.messages === 0 || Number(store.getMeta(STREAM_SEQ_KEY) ?? 0) >= state.last_seq;
+    // Should the reading stall, retries are not held back for ever.
+    if (!r.caughtUp) setTimeout(() => (r.caughtUp = true), CATCH_UP_MAX_MS).unref();
     store.events.publishAs(self, store.db.$client);
     r.unsubscribe = store.events.subscribe((e) => {
       if (e.executor === self) r.publish();
@@ -154,6 +166,7 @@ export class EventReplicator {
           if (m.info.pending === 0 || batch.length >= APPLY_BATCH) {
             this.apply(batch);
             batch = [];
+            if (m.info.pending === 0) this.caughtUp = true;
           }
         }
       } catch (e) {

@@ -59,7 +59,7 @@ export async function joinFleet(config: Config, self: () => SelfRecord, store: S
     const controlSub = serveControl(nc, id, control);
     const results = await SharedResults.start(nc, executor.files, id, config.eventsMaxAgeMs);
     const presence = await Presence.start(nc, kvm, self, { heartbeatMs: config.heartbeatMs, lostAfterMs: config.lostAfterMs });
-    const work = await FleetQueue.start(nc, store, { self: id, labels: config.labels, failoverAfterMs: config.failoverAfterMs, members: () => presence.members() });
+    const work = await FleetQueue.start(nc, store, { self: id, labels: config.labels, failoverAfterMs: config.failoverAfterMs, members: () => presence.members(), caughtUp: () => events.caughtUp });
     if (config.natsReplicas) await replicate(nc, config.natsReplicas);
     executor.useQueue(work);
     executor.afterAttempt = (jobId, attempt) => results.share(jobId, attempt);

@@ -84,6 +84,8 @@ export interface FleetQueueOptions {
   labels: string[];
   failoverAfterMs: number;
   members: () => InstanceRecord[];
+  /** Whether the events the fleet had when this instance joined are all applied here. */
+  caughtUp: () => boolean;
 }
 
 export class FleetQueue implements Queue {
@@ -151,6 +153,10 @@ export class FleetQueue implements Queue {
 
   attach(host: QueueHost): void {
     this.host = host;
+  }
+
+  current(): boolean {
+    return this.opts.caughtUp();
   }
 
   alive(): string[] {

@@ -274,6 +274,11 @@ export class Executor {
   private armWaitingTimer(): void {
     clearTimeout(this.waitingTimer);
     if (!this.accepting) return;
+    // Just joined a fleet: what looks due here may have been taken over and ended meanwhile.
+    if (this.queue.current?.() === false) {
+      this.waitingTimer = setTimeout(() => this.armWaitingTimer(), CATCH_UP_MS);
+      return;
+    }
     const alive = this.queue.alive?.();
     // Written at once, not batched: the next look at the store must not find them WAITING again.
     for (const { id, instance } of this.store.jobs.dueWaiting(now(), alive)) {
@@ -322,3 +327,5 @@ export class Executor {
 const SHUTDOWN = "flue is shutting down";
 /** In a fleet, how often waiting jobs are looked at again for retries of instances lost meanwhile. */
 const ADOPT_MS = 2000;
+/** In a fleet, how often a joining instance looks whether it has caught up with the events before it queues retries. */
+const CATCH_UP_MS = 250;

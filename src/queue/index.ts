@@ -39,6 +39,8 @@ export interface Queue {
    * any other instance is this one's to queue again when its backoff ends.
    */
   alive?(): readonly string[];
+  /** False while this instance's view of the jobs may still be behind the fleet's (it just joined): retries wait. */
+  current?(): boolean;
 }
 
 /** How many queued jobs one look at the store reads ahead. */

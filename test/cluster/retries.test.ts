@@ -9,7 +9,7 @@ import { chmodSync } from "node:fs";
 import { join } from "node:path";
 import { eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
 import { startNatsServer } from "./nats-server.ts";
-import { type Member, post, withId } from "./fleet.ts";
+import { type Member, events, post, withId } from "./fleet.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -78,3 +78,26 @@ test("a WAITING job whose instance is killed is queued again by another when its
   expect(done.attempts).toBe(2);
   expect(done.messages.map((m) => m.text)).toContain(`instance ${a.id} is gone; its retry is queued by ${b.id}`);
 }, 60_000);
+
+test("an instance back after others took over and finished its WAITING job queues nothing for it, even with many events to catch up on", async () => {
+  const nats = await startNatsServer();
+  cleanups.push(() => nats.remove());
+  const dirA = dataDir();
+  let a = await member(nats.url, dirA, "retry");
+  const b = await member(nats.url, dataDir(), "retry");
+  const def = (await post(a, "/api/process_definition/", { definition: failOnce(0, { count: 1, backoff: 8 }) })).body.id;
+  const nop = (await post(b, "/api/process_definition/", { definition: { exec: "/bin/true" } })).body.id;
+  const id = (await post(a, "/api/job/", { process_definition: def })).body.id as string;
+  await eventually(async () => (await jobOn(b, id)).state === "WAITING", 10_000);
+  a.proc.kill("SIGTERM");
+  await a.proc.exited;
+  // While A is away: many events, and after them the end of its job (B takes the retry over when the backoff ends).
+  for (let i = 0; i < 20; i++) expect((await post(b, "/api/job/", Array.from({ length: 1000 }, () => ({ process_definition: nop, state: "NEW" })))).status).toBe(201);
+  await eventually(async () => (await jobOn(b, id)).state === "FINISHED", 30_000, 250);
+  a = await member(nats.url, dirA, "retry");
+  await eventually(async () => (await jobOn(a, id)).state === "FINISHED", 30_000, 250);
+  await Bun.sleep(1000);
+  const evs = await events(b, id);
+  const afterWaiting = evs.slice(evs.findIndex((e) => e.type === "waiting"));
+  expect(afterWaiting.filter((e) => e.type === "queued").map((e) => e.executor)).toEqual([b.id]);
+}, 120_000);
