@@ -2,9 +2,9 @@
  * What the fleet's tests share: an instance of the binary known by its id,
  * and the few API calls they all make.
  */
-import { expect } from "bun:test";
+import { afterEach, expect } from "bun:test";
 import type { Binary } from "../helpers/index.ts";
-import { ADMIN, BINARY, tempDir } from "../helpers/index.ts";
+import { ADMIN, BINARY, startBinary, tempDir } from "../helpers/index.ts";
 
 export type Member = Binary & { id: string };
 
@@ -53,4 +53,30 @@ export async function signIn(x: Binary): Promise<string> {
   const res = await fetch(`${x.url}/login`, { method: "POST", body: new URLSearchParams({ username: ADMIN.user, password: ADMIN.password, next: "/" }), redirect: "manual" });
   expect(res.status).toBe(303);
   return /flue_session=([^;]+)/.exec(res.headers.get("set-cookie") ?? "")![1];
+}
+
+/**
+ * For a file whose tests each start their own fleet: what a test makes is
+ * undone after it, newest first (`later`); data dirs; and instances on a
+ * NATS (heartbeat 0.5 s), killed after the test if they still run.
+ */
+export function fleetScope() {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  const later = (c: () => unknown) => void cleanups.push(c);
+  const dataDir = (): string => {
+    const d = tempDir();
+    later(() => d.remove());
+    return d.path;
+  };
+  const member = async (nats: string, dir: string, args: string[]): Promise<Member> => {
+    const bin = await startBinary({ dataDir: dir, args: ["--nats", nats, "--heartbeat", "0.5s", ...args] });
+    later(async () => {
+      if (bin.proc.exitCode === null) await bin.kill9();
+    });
+    return withId(bin);
+  };
+  return { later, dataDir, member };
 }

@@ -5,42 +5,29 @@
  * attempts). Real nats-server, the compiled binary, a TCP proxy to cut one
  * instance off.
  */
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
-import { eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
+import { eventually, tempDir, type Binary } from "../helpers/index.ts";
 import { startNatsServer } from "./nats-server.ts";
-import { events, getJob, post, withId, type Member } from "./fleet.ts";
+import { events, fleetScope, getJob, post } from "./fleet.ts";
 import { natsProxy } from "./proxy.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-function dataDir(): string {
-  const d = tempDir();
-  cleanups.push(() => d.remove());
-  return d.path;
-}
-async function member(nats: string, dir: string, labels: string): Promise<Member> {
-  const bin = await startBinary({ dataDir: dir, args: ["--nats", nats, "--heartbeat", "0.5s", "--failover-after", "3s", "--labels", labels, "--shutdown-grace", "1s"] });
-  cleanups.push(async () => {
-    if (bin.proc.exitCode === null) await bin.kill9();
-  });
-  return withId(bin);
-}
+const { later, dataDir, member: joined } = fleetScope();
+const member = (nats: string, dir: string, labels: string) => joined(nats, dir, ["--failover-after", "3s", "--labels", labels, "--shutdown-grace", "1s"]);
+
 const stateOf = async (x: Binary, id: string) => (await getJob(x, id))?.state;
 
 test("a put-back that waited in a cut-off instance's outbox while the fleet finished the job does not run it again", async () => {
   const nats = await startNatsServer();
-  cleanups.push(() => nats.remove());
+  later(() => nats.remove());
   const proxy = natsProxy(nats.port);
-  cleanups.push(() => proxy.close());
+  later(() => proxy.close());
   const flags = tempDir();
   chmodSync(flags.path, 0o777);
-  cleanups.push(() => flags.remove());
+  later(() => flags.remove());
   const flag = join(flags.path, "tried");
   const runs = join(flags.path, "runs");
   const dirA = dataDir();
@@ -75,10 +62,10 @@ async function forge(url: string, seq: number, event: Record<string, unknown>) {
 
 test("forged deleted events remove nothing outside the data dir and cannot hang an instance", async () => {
   const nats = await startNatsServer();
-  cleanups.push(() => nats.remove());
+  later(() => nats.remove());
   const a = await member(nats.url, dataDir(), "x");
   const victim = tempDir("flue-victim-");
-  cleanups.push(() => victim.remove());
+  later(() => victim.remove());
   mkdirSync(join(victim.path, "precious"));
   writeFileSync(join(victim.path, "precious", "data.txt"), "keep me");
   writeFileSync(join(victim.path, "precious-1.stdout"), "keep me too");

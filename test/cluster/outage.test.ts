@@ -7,25 +7,17 @@
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { afterEach, expect, test } from "bun:test";
-import { eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
+import { expect, test } from "bun:test";
+import { eventually, type Binary } from "../helpers/index.ts";
 import { startNatsCluster, startNatsServer } from "./nats-server.ts";
-import { type Member, events, post, withId } from "./fleet.ts";
+import { type Member, events, fleetScope, post } from "./fleet.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { later, dataDir, member: joined } = fleetScope();
 
-async function member(nats: string, failoverAfter: string, more: string[] = []): Promise<Member> {
-  const dir = tempDir();
-  const bin = await startBinary({ dataDir: dir.path, args: ["--nats", nats, "--heartbeat", "0.5s", "--failover-after", failoverAfter, "--slots", "2", ...more] });
-  cleanups.push(async () => {
-    if (bin.proc.exitCode === null) await bin.kill9();
-    dir.remove();
-  });
-  return withId(bin);
+function member(nats: string, failoverAfter: string, more: string[] = []): Promise<Member> {
+  return joined(nats, dataDir(), ["--failover-after", failoverAfter, "--slots", "2", ...more]);
 }
+
 
 const finishedOn = async (x: Binary, def: number) =>
   ((await (await x.fetch(`/api/job/?state=FINISHED&process_definition=${def}&limit=0`)).json()) as any).meta.total_count as number;
@@ -68,7 +60,7 @@ async function allFinishedOnce(members: Member[], def: number, ids: string[], ms
 
 test("NATS restarted mid-batch (same port and store): every job finishes exactly once and every instance sees all of them", async () => {
   const nats = await startNatsServer();
-  cleanups.push(() => nats.remove());
+  later(() => nats.remove());
   const members = await Promise.all([0, 1, 2].map(() => member(nats.url, "3s")));
   const [a] = members;
   const { def, ids } = await batch(a, members, 60, "0.5");
@@ -86,7 +78,7 @@ test("NATS restarted mid-batch (same port and store): every job finishes exactly
 
 test("a node of a three-node NATS cluster stopped mid-batch: nothing is lost, each job runs once, every instance sees them all", async () => {
   const cluster = await startNatsCluster();
-  cleanups.push(() => cluster.remove());
+  later(() => cluster.remove());
   // Each instance prefers its own node and knows the others.
   const urls = cluster.nodes.map((n) => n.url);
   const members: Member[] = [];

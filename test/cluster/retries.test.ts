@@ -4,31 +4,15 @@
  * away and its instance dying meanwhile; and a WAITING job whose instance
  * is gone is queued again by another one when its backoff ends.
  */
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { chmodSync } from "node:fs";
 import { join } from "node:path";
-import { eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
+import { eventually, tempDir, type Binary } from "../helpers/index.ts";
 import { startNatsServer } from "./nats-server.ts";
-import { type Member, events, post, withId } from "./fleet.ts";
+import { events, fleetScope, post } from "./fleet.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function dataDir(): string {
-  const d = tempDir();
-  cleanups.push(() => d.remove());
-  return d.path;
-}
-
-async function member(nats: string, dir: string, labels: string): Promise<Member> {
-  const bin = await startBinary({ dataDir: dir, args: ["--nats", nats, "--heartbeat", "0.5s", "--failover-after", "3s", "--labels", labels] });
-  cleanups.push(async () => {
-    if (bin.proc.exitCode === null) await bin.kill9();
-  });
-  return withId(bin);
-}
+const { later, dataDir, member: joined } = fleetScope();
+const member = (nats: string, dir: string, labels: string) => joined(nats, dir, ["--failover-after", "3s", "--labels", labels]);
 
 const jobOn = async (x: Binary, id: string) => (await (await x.fetch(`/api/job/${id}/`)).json()) as { state: string; attempts: number; messages: { text: string }[] };
 
@@ -36,14 +20,14 @@ const jobOn = async (x: Binary, id: string) => (await (await x.fetch(`/api/job/$
 function failOnce(delay: number, retries: { count: number; backoff: number }) {
   const flags = tempDir();
   chmodSync(flags.path, 0o777);
-  cleanups.push(() => flags.remove());
+  later(() => flags.remove());
   const flag = join(flags.path, "tried");
   return { exec: "/bin/sh", argv: ["-c", `sleep ${delay}; [ -e ${flag} ] && exit 0; touch ${flag}; exit 1`], application: "retry", retries };
 }
 
 test("a retry queued while NATS is away reaches the queue even though its instance was killed before NATS came back", async () => {
   const nats = await startNatsServer();
-  cleanups.push(() => nats.remove());
+  later(() => nats.remove());
   const dir = dataDir();
   let a = await member(nats.url, dir, "retry");
   const def = (await post(a, "/api/process_definition/", { definition: failOnce(0, { count: 1, backoff: 3 }) })).body.id;
@@ -65,7 +49,7 @@ test("a retry queued while NATS is away reaches the queue even though its instan
 
 test("a WAITING job whose instance is killed is queued again by another when its backoff ends, and says so", async () => {
   const nats = await startNatsServer();
-  cleanups.push(() => nats.remove());
+  later(() => nats.remove());
   const a = await member(nats.url, dataDir(), "retry");
   const def = (await post(a, "/api/process_definition/", { definition: failOnce(0, { count: 1, backoff: 4 }) })).body.id;
   const id = (await post(a, "/api/job/", { process_definition: def })).body.id as string;
@@ -81,7 +65,7 @@ test("a WAITING job whose instance is killed is queued again by another when its
 
 test("an instance back after others took over and finished its WAITING job queues nothing for it, even with many events to catch up on", async () => {
   const nats = await startNatsServer();
-  cleanups.push(() => nats.remove());
+  later(() => nats.remove());
   const dirA = dataDir();
   let a = await member(nats.url, dirA, "retry");
   const b = await member(nats.url, dataDir(), "retry");
