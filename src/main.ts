@@ -89,6 +89,7 @@ async function serve(args: string[]): Promise<void> {
   }
   const http = createHttp(app);
   let server: ReturnType<typeof Bun.serve> | undefined;
+  let proxy: CertProxy | undefined;
   // Handlers first: a SIGTERM that arrives while flue starts must not kill it uncleanly.
   let stopping = false;
   const stop = async (signal: string) => {
@@ -120,7 +121,6 @@ async function serve(args: string[]): Promise<void> {
   // With --tls-client-user, the public port is a proxy that knows each connection's certificate.
   const byCertificate = config.tlsClientUser !== "none";
   const tls = tlsOptions(config);
-  let proxy: CertProxy | undefined;
   try {
     server = Bun.serve({
       hostname: byCertificate ? "127.0.0.1" : config.host,

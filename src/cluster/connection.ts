@@ -93,7 +93,7 @@ export async function replicate(nc: NatsConnection, replicas: number): Promise<v
       const info = await jsm.streams.info(name).catch(() => undefined);
       const copies = info?.cluster?.leader ? 1 + (info.cluster.replicas ?? []).filter((r) => r.current).length : 0;
       if (copies >= replicas) break;
-      if (Date.now() > deadline) throw new Error(`stream ${name} has ${copies} of ${replicas} copies`);
+      if (Date.now() > deadline) throw new Error(`stream ${name} has ${copies} of ${replicas} copies after ${REPLICATE_WAIT_MS / 1000} s (--nats-replicas needs a NATS cluster of at least that many JetStream nodes)`);
       await Bun.sleep(100);
     }
   }

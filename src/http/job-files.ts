@@ -112,7 +112,12 @@ export async function storedInput(app: App, jobId: string, name: string): Promis
   const path = app.executor.files.input(jobId, name);
   if (existsSync(path)) return new Uint8Array(await Bun.file(path).arrayBuffer());
   const shared = await app.fleet?.openResult(nameOf(app, path)).catch(() => undefined);
-  return shared && new Uint8Array(await new Response(shared.stream).arrayBuffer());
+  if (!shared) return undefined;
+  try {
+    return new Uint8Array(await new Response(shared.stream).arrayBuffer());
+  } catch (e) {
+    throw new AppError(503, "fleet_unavailable", `input "${name}" of job ${jobId} cannot be read from the fleet's object store now (${(e as Error).message}); try again`);
+  }
 }
 
 /** A file as `instance` has it now, read in ranges; its length is the size it had at the first. */

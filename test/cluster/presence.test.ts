@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
-import { ROOT, eventually, startBinary, type Binary } from "../helpers/index.ts";
+import { BINARY, ROOT, eventually, startBinary, tempDir, type Binary } from "../helpers/index.ts";
 import { instancesBody } from "../../views/instances.tsx";
 import { freePort, startNatsServer, type NatsServer } from "./nats-server.ts";
 import { refused, withId } from "./fleet.ts";
@@ -133,6 +133,17 @@ test("NATS unreachable at start: exit 1, naming the URL", async () => {
   const { code, stderr } = await refused("--nats", url);
   expect(code).toBe(1);
   expect(stderr).toContain(`cannot connect to NATS at ${url}`);
+});
+
+test("SIGTERM while joining (here: waiting for copies a one-node NATS cannot make) stops flue cleanly", async () => {
+  const dir = tempDir();
+  const proc = Bun.spawn({ cmd: [BINARY, "serve", "--port", "0", "--data-dir", dir.path, "--nats", nats.url, "--nats-replicas", "3"], stdout: "pipe", stderr: "pipe" });
+  await Bun.sleep(1500);
+  proc.kill("SIGTERM");
+  const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+  dir.remove();
+  expect(stderr).not.toContain("Error");
+  expect(code).toBe(0);
 });
 
 test("the version rule: a fleet that requires a newer protocol, or one this build no longer speaks, is refused", async () => {

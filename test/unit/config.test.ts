@@ -108,6 +108,7 @@ describe("loadConfig", () => {
     [["--nats", "nats://x", "--nats-creds", "/nonexistent/x.creds"], {}, "--nats-creds: cannot read /nonexistent/x.creds"],
     [["--nats", "nats://x"], { FLUE_NATS_NKEY: "/nonexistent/seed" }, "FLUE_NATS_NKEY: cannot read"],
     [["--nats", "nats://x", "--nats-tls-ca", "/nonexistent/ca.pem"], {}, "--nats-tls-ca: cannot read"],
+    [["--nats", "nats://x", "--nats-replicas", "9"], {}, '--nats-replicas must be a whole number from 1 to 5, not "9"'],
     [["--labels", "ffmpeg,a.b"], {}, '--labels: "a.b" is not a label'],
     [["--nats", "nats://x", "--heartbeat", "2s", "--lost-after", "1s"], {}, "--lost-after must be longer than --heartbeat"],
   ];
