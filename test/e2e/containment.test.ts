@@ -92,7 +92,8 @@ describe.skipIf(!cgroupsHere)("cgroups", () => {
       Bun.spawn({ cgroup, cmd: ["/bin/sh", "-c", "setsid sh -c 'sleep 60 &'"], env: { FLUE_JOB_ID: id }, detached: true }),
     );
     await proc.exited;
-    expect(pidsOf(id).length).toBe(1); // the daemon, outside the process group
+    // setsid forks (its shell leads a group) and returns at once: the daemon comes a moment later.
+    await eventually(() => pidsOf(id).length === 1, 3_000); // the daemon, outside the process group
     // flue "crashed" without destroying the cell; the next start finds it.
     const again = openContainment(id);
     expect(again.recover()).toEqual(["cell-1"]);
