@@ -128,14 +128,14 @@ async function attemptSteps(
   let stdin: string | null = null;
   const stageInBegan = performance.now();
   try {
-    files.makeWorkDir(job.id, attempt);
+    const madeEmpty = files.makeWorkDir(job.id, attempt);
     let bytes = 0;
     if (hooks) {
       hooks.stages = openStages(hooks.sc, env.plugins, def.inputs, def.outputs);
       ({ stdin, bytes } = await stageIn(hooks.sc, env.plugins, hooks.stages, job.inputs as Record<string, InputMeta>));
     }
     // After stage-in: what its adapters put in the workdir goes to the job's user too.
-    if (env.user) files.giveWorkDir(job.id, attempt, env.user);
+    if (env.user) files.giveWorkDir(job.id, attempt, env.user, madeEmpty && hooks === undefined);
     env.emit("stage-in.finished", { time: (performance.now() - stageInBegan) / 1000, bytes });
   } catch (e) {
     if (signal.aborted) return { kind: "aborted", reason: String(signal.reason) };

@@ -87,19 +87,22 @@ export class JobFiles {
     return meta?.path ? join(this.root, meta.path) : join(this.outputsDir(id), name);
   }
 
-  /** An attempt's private, empty workdir: a spare renamed into place, or a new directory. */
-  makeWorkDir(id: string, attempt: number): string {
+  /**
+   * An attempt's private workdir: a spare renamed into place, or a new
+   * directory. True when it is known to be empty (not so when an earlier
+   * run left one of this name).
+   */
+  makeWorkDir(id: string, attempt: number): boolean {
     const dir = this.workDir(id, attempt);
     for (let spare = this.spares.pop(); spare !== undefined; spare = this.spares.pop()) {
       try {
         renameSync(join(this.spareRoot, spare), dir);
-        return dir;
+        return true;
       } catch {
         // Gone, or the target exists (an earlier run's attempt): try the next, then mkdir.
       }
     }
-    makeDir(dir);
-    return dir;
+    return makeDir(dir);
   }
 
   /**
@@ -133,11 +136,14 @@ export class JobFiles {
   /**
    * Gives an attempt's workdir, and all stage-in put in it, to the user its
    * job runs as. Call before the process starts: the tree is flue's own
-   * then, and lchown follows no link.
+   * then, and lchown follows no link. `empty`: nothing can be in it (it
+   * was made empty, see makeWorkDir, and nothing was staged in), so there
+   * is nothing to walk.
    */
-  giveWorkDir(id: string, attempt: number, to: { uid: number; gid: number }): void {
+  giveWorkDir(id: string, attempt: number, to: { uid: number; gid: number }, empty = false): void {
     const dir = this.workDir(id, attempt);
     lchownSync(dir, to.uid, to.gid);
+    if (empty) return;
     for (const entry of readdirSync(dir, { recursive: true })) lchownSync(join(dir, String(entry)), to.uid, to.gid);
   }
 
@@ -173,12 +179,14 @@ export function attemptFileName(id: string, attempt: number, what: "stdout" | "s
   return join("logs", `${id}-${attempt}.${what}`);
 }
 
-/** mkdir that tolerates an existing directory, without recursive's walk. */
-export function makeDir(path: string): void {
+/** mkdir (0700) that tolerates an existing directory, without recursive's walk; true when it made it. */
+export function makeDir(path: string): boolean {
   try {
     mkdirSync(path, { mode: 0o700 });
+    return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    return false;
   }
 }
 
