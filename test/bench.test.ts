@@ -12,7 +12,9 @@ test("scripts/bench --tiny prints a row for every case", async () => {
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   expect(code, err).toBe(0);
   for (const row of [
-    /^\| throughput, \/bin\/true .*\| \d+ jobs\/s \| Bun\.spawn ×2: \d+\/s; xargs -P2: \d+\/s \|/m,
+    /^\| throughput, \/bin\/true .*\| \d+ jobs\/s \| Bun\.spawn ×2: \d+\/s \(\d+ before flue, \d+ after\); xargs -P2: \d+\/s \|/m,
+    /^\| CPU of the flue process per job, \/bin\/true .*\| \d+ µs \| Bun\.spawn ×2 loop: \d+ µs a spawn \|/m,
+    /^\| CPU of the whole machine per job, \/bin\/true .*\| \d+ µs \| Bun\.spawn ×2 loop: \d+ µs a spawn \|/m,
     /^\| throughput, sh -c .*\| \d+ jobs\/s \|/m,
     /^\| submit latency POST \/api\/job\/, 1 client .*\| [\d.]+ ms \/ [\d.]+ ms \|/m,
     /^\| submit latency POST \/api\/job\/, 50 clients .*\| [\d.]+ ms \/ [\d.]+ ms \|/m,
