@@ -31,16 +31,10 @@ const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b
 
 /** CPU microseconds the whole machine has used (user, nice, system, irq, softirq, steal), from /proc/stat. */
 function machineCpu(): number {
-  const f = readFileSync("/proc/stat", "utf8").slice(0, 200).split("\n")[0]!.split(/\s+/).slice(1).map(Number);
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.split(/\s+/).slice(1).map(Number);
   return [0, 1, 2, 5, 6, 7].reduce((a, i) => a + (f[i] ?? 0), 0) * (1e6 / 100); // USER_HZ
 }
 
-/** Runs `fn` and returns its result with the machine's CPU microseconds per unit of `n` meanwhile. */
-async function withMachineCpu<T>(n: number, fn: () => Promise<T> | T): Promise<[T, number]> {
-  const before = machineCpu();
-  const value = await fn();
-  return [value, (machineCpu() - before) / n];
-}
 /** Per-thread CPU used between two readings, per job, largest first. */
 function cpuPerJob(before: Map<string, number>, after: Map<string, number>, n: number): [string, number][] {
   return [...after]
@@ -97,9 +91,9 @@ export async function throughput(bench: Bench) {
     const bareLoop = async () => {
       const scratch = tempDir();
       try {
-        const selfBefore = total(threadCpu("self"));
-        const [rate, machinePerSpawn] = await withMachineCpu(n, () => bareSpawnLoop(n, variant.cmd, 2, variant.definition.output_adapter ? join(scratch.path, "out") : undefined));
-        return { rate, machinePerSpawn, selfPerSpawn: (total(threadCpu("self")) - selfBefore) / n };
+        const [self, machine] = [total(threadCpu("self")), machineCpu()];
+        const rate = await bareSpawnLoop(n, variant.cmd, 2, variant.definition.output_adapter ? join(scratch.path, "out") : undefined);
+        return { rate, machinePerSpawn: (machineCpu() - machine) / n, selfPerSpawn: (total(threadCpu("self")) - self) / n };
       } finally {
         scratch.remove();
       }
