@@ -30,13 +30,18 @@ const b: Bench = { tiny, N, rows: [], log: (s) => console.error(`bench: ${s}`) }
 
 // ---- main -----------------------------------------------------------------
 
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const cases = { throughput, submit: submitLatency, dispatch: dispatchLatency, store: storeScale, memory, binary, fleet };
+const unknown = only?.filter((name) => !(name in cases));
+if (unknown?.length) {
+  console.error(`bench: no case named ${unknown.join(", ")}; the cases are ${Object.keys(cases).join(", ")}`);
+  process.exit(2);
+}
 if (!process.env.FLUE_BINARY) {
   const build = Bun.spawnSync([process.execPath, join(ROOT, "scripts/build.ts")], { stdout: "inherit", stderr: "inherit" });
   if (build.exitCode !== 0) process.exit(1);
 }
 const began = Date.now();
-const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
-const cases = { throughput, submit: submitLatency, dispatch: dispatchLatency, store: storeScale, memory, binary, fleet };
 for (const [name, run] of Object.entries(cases)) if (!only || only.includes(name)) await run(b);
 
 const m = machine();

@@ -38,3 +38,11 @@ test("scripts/bench --tiny prints a row for every case", async () => {
   // The stdout case reads back exactly what the job wrote, or it is marked unmet.
   expect(out).toContain("- bun: ");
 }, 180_000);
+
+test("scripts/bench --only= with a case it does not have says which, lists the cases, and measures nothing", async () => {
+  const proc = Bun.spawn({ cmd: [process.execPath, join(ROOT, "scripts/bench.ts"), "--only=throughput,speed"], cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  expect(code).toBe(2);
+  expect(err).toContain("no case named speed; the cases are throughput, submit, dispatch, store, memory, binary, fleet");
+  expect(out).toBe("");
+});
