@@ -131,8 +131,10 @@ export default defineAdapter({
       let offset = 0;
       try {
         for (;;) {
+          // Seen stopped before this look, it is the last: a look begun before the process ended may miss its last append.
+          const last = stop.done;
           offset = await publish(path, offset, p.chunk_bytes, ctx);
-          if (stop.done) break;
+          if (last) break;
           await changed.next();
           await pause(COALESCE_MS, stop);
         }
