@@ -10,13 +10,6 @@ import { freePort, tempDir } from "../helpers/index.ts";
 
 export { freePort };
 
-async function accepting(port: number): Promise<boolean> {
-  return Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then(
-    (s) => (s.end(), true),
-    () => false,
-  );
-}
-
 export interface NatsServer {
   url: string;
   port: number;
@@ -28,26 +21,50 @@ export interface NatsServer {
   remove: () => Promise<void>;
 }
 
-/** Starts nats-server with JetStream; `auth` is extra flags such as ["--auth", token]; `port` when it must be known beforehand. */
-export async function startNatsServer(auth: string[] = [], port = freePort()): Promise<NatsServer> {
+/**
+ * Starts nats-server with JetStream; `auth` is extra flags such as ["--auth", token]; `port` when it must be known beforehand.
+ * A port found free may be taken by another process before nats-server binds it: then another one is tried.
+ */
+export async function startNatsServer(auth: string[] = [], port?: number): Promise<NatsServer> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await startOn(auth, port ?? freePort());
+    } catch (e) {
+      if (port !== undefined || tries === 3 || !/address already in use/i.test(String(e))) throw e;
+    }
+  }
+}
+
+async function startOn(auth: string[], port: number): Promise<NatsServer> {
   const store = tempDir("flue-nats-");
   let proc: ReturnType<typeof Bun.spawn> | undefined;
   const start = async () => {
     const p = Bun.spawn(["nats-server", "-js", "-sd", store.path, "-a", "127.0.0.1", "-p", String(port), ...auth], { stdout: "ignore", stderr: "pipe" });
     proc = p;
-    for (let i = 0; i < 200; i++) {
-      if (await accepting(port)) return;
-      if (p.exitCode !== null) break;
-      await Bun.sleep(25);
+    // Ready when it says so: a port that accepts may be another process's, which took the port first.
+    const reader = (p.stderr as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let said = "";
+    const timer = setTimeout(() => p.kill(), 10_000);
+    try {
+      while (!said.includes("Server is ready")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`nats-server did not start on port ${port}: ${said.trim().split("\n").slice(-3).join("\n")}`);
+        said += decoder.decode(value, { stream: true });
+      }
+    } finally {
+      clearTimeout(timer);
     }
-    p.kill();
-    throw new Error(`nats-server did not start: ${await new Response(p.stderr as ReadableStream).text()}`);
+    // Keep draining what it logs, so it never blocks on a full pipe.
+    void (async () => {
+      while (!(await reader.read().catch(() => ({ done: true }))).done);
+    })();
   };
   const stop = async () => {
     proc?.kill("SIGTERM");
     await proc?.exited;
   };
-  await start();
+  await start().catch((e) => (store.remove(), Promise.reject(e)));
   return { url: `nats://127.0.0.1:${port}`, port, start, stop, remove: async () => (await stop(), store.remove()) };
 }
 
