@@ -238,6 +238,8 @@ export class JobsRepo {
 
   /** Jobs this instance was running when it stopped. */
   runningOn(instance: string): JobRow[] {
+    // Start-up asks this once, and usually there are none: a raw look first keeps the query builder's cold first use (~5 ms) off it.
+    if (!this.db.$client.query("SELECT 1 FROM jobs WHERE state = 'RUNNING' AND instance = ? LIMIT 1").get(instance)) return [];
     return this.db.select().from(jobs).where(and(eq(jobs.state, "RUNNING"), eq(jobs.instance, instance))).all();
   }
 
