@@ -6,7 +6,7 @@
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { freePort, tempDir } from "../helpers/index.ts";
+import { follow, freePort, tempDir } from "../helpers/index.ts";
 
 export { freePort };
 
@@ -42,23 +42,13 @@ async function startOn(auth: string[], port: number): Promise<NatsServer> {
     const p = Bun.spawn(["nats-server", "-js", "-sd", store.path, "-a", "127.0.0.1", "-p", String(port), ...auth], { stdout: "ignore", stderr: "pipe" });
     proc = p;
     // Ready when it says so: a port that accepts may be another process's, which took the port first.
-    const reader = (p.stderr as ReadableStream<Uint8Array>).getReader();
-    const decoder = new TextDecoder();
-    let said = "";
-    const timer = setTimeout(() => p.kill(), 10_000);
+    const said = follow(p.stderr as ReadableStream<Uint8Array>);
     try {
-      while (!said.includes("Server is ready")) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`nats-server did not start on port ${port}: ${said.trim().split("\n").slice(-3).join("\n")}`);
-        said += decoder.decode(value, { stream: true });
-      }
-    } finally {
-      clearTimeout(timer);
+      await said.until(/Server is ready/, 10_000);
+    } catch {
+      p.kill();
+      throw new Error(`nats-server did not start on port ${port}: ${said.text().trim().split("\n").slice(-3).join("\n")}`);
     }
-    // Keep draining what it logs, so it never blocks on a full pipe.
-    void (async () => {
-      while (!(await reader.read().catch(() => ({ done: true }))).done);
-    })();
   };
   const stop = async () => {
     proc?.kill("SIGTERM");

@@ -116,6 +116,50 @@ function removeEmptyCgroup(dir: string | undefined): void {
   } catch {} // a job's processes live on there: the next start of that flue reclaims it
 }
 
+/** What `follow(...).until` rejects with when the output ends without a match. */
+export class OutputEnded extends Error {}
+
+/**
+ * A child's output as it comes: `text()` is all of it so far; `until(re, ms)`
+ * resolves with the first match, or rejects when the stream ends or `ms` pass
+ * first. It reads to the end, so the child never blocks on a full pipe.
+ */
+export function follow(stream: ReadableStream<Uint8Array>): { text: () => string; until: (re: RegExp, ms: number) => Promise<RegExpExecArray> } {
+  let text = "";
+  let ended = false;
+  const waiters = new Set<() => void>();
+  void (async () => {
+    const reader = stream.getReader();
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true as const }));
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      for (const w of waiters) w();
+    }
+    ended = true;
+    for (const w of waiters) w();
+  })();
+  const until = (re: RegExp, ms: number) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const timer = setTimeout(() => settle(new Error(`nothing matching ${re} within ${ms} ms`)), ms);
+      const settle = (result: RegExpExecArray | Error) => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        if (result instanceof Error) reject(result);
+        else resolve(result);
+      };
+      const check = () => {
+        const m = re.exec(text);
+        if (m) settle(m);
+        else if (ended) settle(new OutputEnded("the output ended"));
+      };
+      waiters.add(check);
+      check();
+    });
+  return { text: () => text, until };
+}
+
 /**
  * Starts the compiled binary on a free port. `dataDir` reuses a data dir
  * (for restart tests); `cwd` runs it from another directory.
@@ -130,32 +174,20 @@ export async function startBinary(opts: { dataDir?: string; args?: string[]; env
     stdout: "pipe",
     stderr: "pipe",
   });
-  let out = "";
-  const reader = proc.stdout.getReader();
-  const decoder = new TextDecoder();
-  const deadline = Date.now() + 15_000;
-  let url: string | undefined;
-  while (!url) {
-    if (Date.now() > deadline) throw new Error(`flue did not start: ${out}`);
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`flue exited before listening: ${out}${await new Response(proc.stderr).text()}`);
-    out += decoder.decode(value);
-    url = /listening on (https?:\/\/\S+)/.exec(out)?.[1];
+  const out = follow(proc.stdout);
+  let url: string;
+  try {
+    url = (await out.until(/listening on (https?:\/\/\S+)/, 15_000))[1];
+  } catch (e) {
+    if (!(e instanceof OutputEnded)) throw new Error(`flue did not start: ${out.text()}`);
+    throw new Error(`flue exited before listening: ${out.text()}${await new Response(proc.stderr).text()}`);
   }
-  const cgroupDir = cgroupDirOf(proc.pid, () => /instance: (\w+)/.exec(out)?.[1]);
-  // Keep draining stdout so the binary never blocks on a full pipe.
-  void (async () => {
-    for (;;) {
-      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-      if (done) return;
-      out += decoder.decode(value);
-    }
-  })();
+  const cgroupDir = cgroupDirOf(proc.pid, () => /instance: (\w+)/.exec(out.text())?.[1]);
   return {
     url,
     dataDir,
     proc,
-    output: () => out,
+    output: out.text,
     /** Stops the binary; a data dir this helper made is removed with it. */
     stop: async () => {
       proc.kill("SIGTERM");
