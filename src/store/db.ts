@@ -5,12 +5,15 @@
  */
 import { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { existsSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { emptyDatabase } from "./empty-db.ts";
 import { migrations } from "./migrations.gen.ts";
 import * as schema from "./schema.ts";
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
 export function openDatabase(path: string): Db {
+  if (emptyDatabase && path !== ":memory:") placeEmpty(path, emptyDatabase);
   const sqlite = new Database(path, { create: true, strict: true });
   sqlite.run("PRAGMA journal_mode = WAL");
   sqlite.run("PRAGMA synchronous = NORMAL");
@@ -24,6 +27,27 @@ export function openDatabase(path: string): Db {
   sqlite.run("PRAGMA wal_autocheckpoint = 0");
   migrate(sqlite);
   return drizzle({ client: sqlite, schema }) as Db;
+}
+
+/**
+ * Puts the build's empty database at `path` when nothing is in it yet: no
+ * file or an empty one, and no WAL, which SQLite would apply to whatever file
+ * it finds. Written beside it and renamed into place, so a crash leaves no
+ * half a database under the name. The data dir's lock keeps a second flue
+ * from opening it meanwhile. What migrate() makes from nothing is the same.
+ */
+function placeEmpty(path: string, bytes: Uint8Array): void {
+  if ((statSync(path, { throwIfNoEntry: false })?.size ?? 0) > 0 || existsSync(`${path}-wal`)) return;
+  const temp = `${path}.new-${process.pid}`;
+  try {
+    writeFileSync(temp, bytes, { mode: 0o600 });
+    renameSync(temp, path);
+  } catch {
+    // The directory refuses: SQLite's own open below says what is wrong.
+    try {
+      unlinkSync(temp);
+    } catch {}
+  }
 }
 
 export class SchemaTooNewError extends Error {}

@@ -5,8 +5,9 @@
  */
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { openDatabase } from "../../src/store/db.ts";
 import { basic, BINARY, startBinary, tempDir, type Binary } from "../helpers/index.ts";
 
 interface Run {
@@ -217,6 +218,35 @@ describe("the data dir", () => {
       expect(statSync(join(data, "flue.db")).mode & 0o777).toBe(0o600); // password hashes: flue's alone
     } finally {
       dir.remove();
+    }
+  });
+
+  test("a new data dir's database, placed whole from the binary, has exactly the schema the migrations make", async () => {
+    const dir = tempDir("flue-e2e-cli-");
+    const fromSource = tempDir("flue-e2e-cli-");
+    try {
+      expect((await flue(["user", "add", "erin", "--password-stdin", "--data-dir", dir.path], { stdin: "erin-password\n" })).code).toBe(0);
+      openDatabase(join(fromSource.path, "flue.db")).$client.close();
+      const schemaOf = (path: string) => {
+        const db = new Database(path, { readonly: true });
+        try {
+          return {
+            objects: db.query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").all(),
+            migrations: db.query("SELECT idx, tag FROM flue_migrations ORDER BY idx").all(),
+            journal: db.query("PRAGMA journal_mode").get(),
+          };
+        } finally {
+          db.close();
+        }
+      };
+      const built = schemaOf(join(dir.path, "flue.db"));
+      expect(built.migrations.length).toBeGreaterThan(0);
+      expect(built).toEqual(schemaOf(join(fromSource.path, "flue.db")));
+      expect(statSync(join(dir.path, "flue.db")).mode & 0o777).toBe(0o600);
+      expect(readdirSync(dir.path).filter((f) => f.includes(".new-"))).toEqual([]);
+    } finally {
+      dir.remove();
+      fromSource.remove();
     }
   });
 
