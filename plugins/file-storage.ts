@@ -21,7 +21,6 @@
  */
 import { mkdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { PluginError, defineStorage } from "flue/plugin";
 import * as v from "valibot";
 import { atomically, cloneOrCopy, errorCode, linkOrCopy } from "./lib/files.ts";
@@ -84,7 +83,7 @@ function locate(uri: URL, allow: string[]): { path: string; real: string } {
   }
   let path: string;
   try {
-    path = resolve(fileURLToPath(uri));
+    path = resolve(Bun.fileURLToPath(uri));
   } catch (e) {
     throw new PluginError(`${uri.href} is not a local file URI: ${(e as Error).message}`, false);
   }

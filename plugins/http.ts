@@ -14,7 +14,6 @@
  * - `FLUE_HTTP_CACHE_BYTES`: the cache's bound in bytes (default 1 GiB; 0 turns the cache off).
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { createHash, randomUUID } from "node:crypto";
 import { basename, join } from "node:path";
 import { PluginError, defineStorage } from "flue/plugin";
 import * as v from "valibot";
@@ -168,7 +167,7 @@ class Cache {
     const storable = !/\bno-store\b/i.test(headers.get("cache-control") ?? "") && (etag || lastModified);
     if (storable) {
       // Kept without its credentials: the cache's files are flue's, but passwords belong nowhere on disk.
-      const entry: Entry = { uri: shown(uri), etag, lastModified, body: `${this.key(uri)}.${randomUUID()}` };
+      const entry: Entry = { uri: shown(uri), etag, lastModified, body: `${this.key(uri)}.${crypto.randomUUID()}` };
       await cloneOrCopy(from, join(this.dir, entry.body));
       await atomically(this.metaPath(uri), (tmp) => writeFileSync(tmp, JSON.stringify(entry)));
     } else {
@@ -200,7 +199,7 @@ class Cache {
   }
 
   private key(uri: URL): string {
-    return createHash("sha256").update(uri.href).digest("hex");
+    return new Bun.CryptoHasher("sha256").update(uri.href).digest("hex");
   }
 
   private metaPath(uri: URL): string {

@@ -20,7 +20,6 @@ import { closeSync, constants as C, createReadStream, createWriteStream, existsS
 import { promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { relative } from "node:path";
-import { pipeline } from "node:stream/promises";
 import * as v from "valibot";
 import { attemptState } from "./lib/attempt-state.ts";
 import { FilePath, Name, bindByPath, bindingPath } from "./lib/params.ts";
@@ -117,6 +116,7 @@ export default defineAdapter({
       makeFifo(p, ctx);
     },
     async attach(_p, ctx, process) {
+      const { pipeline } = await import("node:stream/promises"); // at first use: it costs every start-up milliseconds
       const source = sources.get(ctx, ctx.name);
       const fifo = await openForWriting(ctx, stopOn(ctx.signal, process));
       const to = fifo.createWriteStream();
@@ -134,6 +134,7 @@ export default defineAdapter({
   output: {
     prepare: makeFifo,
     async attach(_p, ctx, process) {
+      const { pipeline } = await import("node:stream/promises");
       const { fd, keep } = openForReading(ctx);
       // flue's own writer keeps the FIFO open until the process has ended; then the reader sees its end.
       void process.ended.then(() => closeSync(keep));

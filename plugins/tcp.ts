@@ -25,8 +25,7 @@
  */
 import { PluginError, defineAdapter, type AdapterContext, type RunningProcess, type StagedSource } from "flue/plugin";
 import { createWriteStream, existsSync } from "node:fs";
-import { createConnection, type Socket } from "node:net";
-import { pipeline } from "node:stream/promises";
+import type { Socket } from "node:net";
 import * as v from "valibot";
 import { attemptState } from "./lib/attempt-state.ts";
 import { Name, Seconds, Size } from "./lib/params.ts";
@@ -55,7 +54,9 @@ const where = (p: Params) => (p.host === "127.0.0.1" ? `port ${p.tcp_port}` : `$
 const linkOf = (p: Params, ctx: AdapterContext) => links.get(ctx, where(p)) ?? links.set(ctx, where(p), { reader: false });
 const outFile = (ctx: AdapterContext) => ctx.scratch(`tcp-${ctx.name}`);
 
-function tryConnect(p: Params): Promise<Socket | Error> {
+// node:net and node:stream are loaded when first used: each costs milliseconds of every start-up.
+async function tryConnect(p: Params): Promise<Socket | Error> {
+  const { createConnection } = await import("node:net");
   return new Promise((resolve) => {
     const socket = createConnection({ host: p.host, port: p.tcp_port, allowHalfOpen: true });
     socket.on("error", () => {}); // reported by whoever uses the socket
@@ -121,6 +122,7 @@ export default defineAdapter({
     async attach(p, ctx, process) {
       const socket = await connection(p, ctx, process);
       try {
+        const { pipeline } = await import("node:stream/promises");
         await pipeline(socket, createWriteStream(outFile(ctx), { mode: 0o600 }), { signal: ctx.signal });
       } catch (e) {
         if (ctx.signal.aborted) throw new PluginError(`stopped while reading from ${where(p)}`);

@@ -3,7 +3,6 @@
  * may also come from `FLUE_SOME_FLAG`; a flag wins over the environment.
  */
 import { accessSync, constants } from "node:fs";
-import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { parseSizeText } from "./domain/index.ts";
 import { hostAccounts, resolveRunAs, type RunAs } from "./executor/index.ts";
@@ -143,7 +142,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   host: { key: "host", help: "address to listen on", default: "127.0.0.1", parse: (t) => t },
   port: { key: "port", help: "port to listen on (0 picks a free one)", default: "8000", parse: integer(0, 65535) },
   "data-dir": { key: "dataDir", help: "where the database and job files live", default: "./flue-data", parse: (t) => resolve(t) },
-  slots: { key: "slots", help: "jobs run at once", default: String(availableParallelism()), parse: integer(1, 4096) },
+  slots: { key: "slots", help: "jobs run at once", default: String(navigator.hardwareConcurrency), parse: integer(1, 4096) },
   "kill-grace": { key: "killGraceMs", help: "time between SIGTERM and SIGKILL when a job is stopped", default: "5s", parse: parseDuration },
   "shutdown-grace": { key: "shutdownGraceMs", help: "time running jobs get to finish on SIGTERM/SIGINT", default: "30s", parse: parseDuration },
   "max-output": { key: "maxOutputBytes", help: "bytes a job's stdout or stderr may reach", default: "1GiB", parse: parseSize },

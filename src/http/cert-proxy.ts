@@ -8,8 +8,7 @@
  * as the request's remote port; a connection the proxy did not make (a
  * local process dialling the loopback port directly) is refused.
  */
-import net from "node:net";
-import tls from "node:tls";
+import type net from "node:net";
 import { readFileSync } from "node:fs";
 
 /** Who is at the other end of one proxied connection. */
@@ -43,7 +42,9 @@ export interface CertProxyOptions {
   innerPort: number;
 }
 
-export function startCertProxy(opts: CertProxyOptions): Promise<CertProxy> {
+export async function startCertProxy(opts: CertProxyOptions): Promise<CertProxy> {
+  // Loaded here, not at the top: node:net and node:tls would cost every start-up ~10 ms.
+  const [net, tls] = await Promise.all([import("node:net"), import("node:tls")]);
   const peers = new Map<number, Peer>();
   const sockets = new Set<net.Socket>();
   const server = tls.createServer(
