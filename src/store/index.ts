@@ -18,13 +18,15 @@ export type { DefinitionRow, JobRow, TokenRow, UserRow, AuditRow, SessionRow } f
 export type { AuditActor, AuditFilter, AuditRepo } from "./audit-repo.ts";
 export type { Db };
 
-/** The store: one SQLite database and the repositories over it. */
+/** How long after start-up the checkpointer starts (it checkpoints every 200 ms). */
+const CHECKPOINTER_AFTER_MS = 200;
 /**
  * The checkpointer's code: beside this file when run from source; in the
  * compiled binary, its own entrypoint (scripts/build.ts), named relative to src/.
  */
 const CHECKPOINTER = import.meta.url.includes("/$bunfs/") ? "./store/checkpointer.ts" : new URL("./checkpointer.ts", import.meta.url).href;
 
+/** The store: one SQLite database and the repositories over it. */
 export class Store {
   readonly definitions: DefinitionsRepo;
   readonly jobs: JobsRepo;
@@ -62,13 +64,21 @@ export class Store {
 
   private closed = false;
   private checkpointer: Worker | undefined;
+  private checkpointerDue: Timer | undefined;
   private stopped: Promise<void> | undefined;
 
   /** From now on the WAL is copied back on a worker thread (the server's store; see checkpointer.ts). */
   checkpointInBackground(): void {
-    this.checkpointer = new Worker(CHECKPOINTER);
-    this.checkpointer.postMessage({ path: this.db.$client.filename });
-    this.checkpointer.unref();
+    // A moment after start-up: making a worker holds this thread 4-8 ms, which the first
+    // request need not wait for. Until then the WAL grows, for one checkpoint period.
+    this.checkpointerDue = setTimeout(() => {
+      this.checkpointerDue = undefined;
+      if (this.closed || this.stopped) return;
+      this.checkpointer = new Worker(CHECKPOINTER);
+      this.checkpointer.postMessage({ path: this.db.$client.filename });
+      this.checkpointer.unref();
+    }, CHECKPOINTER_AFTER_MS);
+    this.checkpointerDue.unref();
   }
 
   /**
@@ -77,8 +87,9 @@ export class Store {
    * Every caller waits for the same end.
    */
   stopCheckpointer(): Promise<void> {
+    clearTimeout(this.checkpointerDue);
     const worker = this.checkpointer;
-    if (!worker) return Promise.resolve();
+    if (!worker) return (this.stopped ??= Promise.resolve());
     this.stopped ??= new Promise<void>((resolve) => {
       const done = setTimeout(resolve, 1000);
       worker.onmessage = () => (clearTimeout(done), resolve());
@@ -91,6 +102,7 @@ export class Store {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.checkpointerDue);
     this.checkpointer?.terminate();
     this.events.flush();
     this.db.$client.close();
