@@ -3,11 +3,8 @@
  * with a copy as fallback, and atomic replacement, so a reader sees the old
  * file or the new one and never a part.
  */
-import { constants, renameSync, rmSync } from "node:fs";
+import { constants, promises as fsp, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-
-/** node:fs/promises, loaded at first use: it costs every start-up milliseconds. */
-const fsp = () => import("node:fs/promises");
 
 /**
  * Makes `path` appear whole: `write` fills a unique hidden temp file beside
@@ -27,8 +24,8 @@ export async function atomically<T>(path: string, write: (tmp: string) => T | Pr
 }
 
 /** Copies `from` to `to`, as a copy-on-write clone where the filesystem can: cheap, and independent of the original. */
-export async function cloneOrCopy(from: string, to: string): Promise<void> {
-  return (await fsp()).copyFile(from, to, constants.COPYFILE_FICLONE);
+export function cloneOrCopy(from: string, to: string): Promise<void> {
+  return fsp.copyFile(from, to, constants.COPYFILE_FICLONE);
 }
 
 /** Why a hard link failed when a copy will do instead: another filesystem, or one without hard links. */
@@ -37,7 +34,7 @@ const LINK_UNSUPPORTED = new Set(["EXDEV", "EPERM", "ENOTSUP", "EMLINK"]);
 /** Makes `to` the same file as `from` (a hard link), or a copy when they are on different filesystems. */
 export async function linkOrCopy(from: string, to: string): Promise<void> {
   try {
-    await (await fsp()).link(from, to);
+    await fsp.link(from, to);
   } catch (e) {
     if (!LINK_UNSUPPORTED.has(errorCode(e) ?? "")) throw e;
     await cloneOrCopy(from, to);

@@ -22,7 +22,7 @@
 import { jetstream, jetstreamManager, StorageType, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { Objm, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import { headers, nanos, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, promises as fsp, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { isPlainFile, readFrom, sizeOf, type JobFiles } from "../executor/index.ts";
 import { natsConnected } from "./connection.ts";
@@ -145,7 +145,7 @@ export class SharedResults {
     if (!file) return false;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const part = join(dirname(path), `.${basename(path)}.part`);
-    const out = await (await import("node:fs/promises")).open(part, "w", 0o600);
+    const out = await fsp.open(part, "w", 0o600);
     try {
       for await (const chunk of file.stream) await out.write(chunk);
       await out.close();
