@@ -51,7 +51,7 @@ const POLL_MS = 10;
  * without blocking while it has not: a blocking open of a FIFO holds one of
  * the few threads all of flue's file I/O shares, for as long as the process
  * likes. A non-blocking open fails (ENXIO) until a reader exists, so it is
- * retried; then the blocking open returns at once. Never through a link the
+ * retried (as it is while the path is missing); then the blocking open returns at once. Never through a link the
  * process planted, and only a FIFO inside the workdir.
  */
 async function openForWriting(ctx: AdapterContext, stop: Stop): Promise<FileHandle> {
@@ -62,7 +62,10 @@ async function openForWriting(ctx: AdapterContext, stop: Stop): Promise<FileHand
       try {
         probe = openSync(path, C.O_WRONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "ENXIO") throw linkRefused(e, path, ctx);
+        // ENXIO: no reader yet. ENOENT: the process is replacing the FIFO (a link in its place is
+        // refused at the next look) or removed it (then it ends without reading, said below).
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== "ENXIO" && code !== "ENOENT") throw linkRefused(e, path, ctx);
         if (stop.done) {
           throw new PluginError(stop.why === "ended" ? `the process ended without reading its input from the FIFO ${shown(ctx)}` : `stopped while waiting for the process to open the FIFO ${shown(ctx)}`);
         }
