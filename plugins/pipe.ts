@@ -23,7 +23,7 @@ import { relative } from "node:path";
 import * as v from "valibot";
 import { attemptState } from "./lib/attempt-state.ts";
 import { FilePath, Name, bindByPath, bindingPath } from "./lib/params.ts";
-import { bytesText } from "./lib/stream.ts";
+import { bytesText, pipeline } from "./lib/stream.ts";
 import { stopOn, type Stop } from "./lib/wait.ts";
 import { checkFd, checked, linkRefused } from "./lib/open-made.ts";
 
@@ -119,7 +119,6 @@ export default defineAdapter({
       makeFifo(p, ctx);
     },
     async attach(_p, ctx, process) {
-      const { pipeline } = await import("node:stream/promises"); // at first use: it costs every start-up milliseconds
       const source = sources.get(ctx, ctx.name);
       const fifo = await openForWriting(ctx, stopOn(ctx.signal, process));
       const to = fifo.createWriteStream();
@@ -137,7 +136,6 @@ export default defineAdapter({
   output: {
     prepare: makeFifo,
     async attach(_p, ctx, process) {
-      const { pipeline } = await import("node:stream/promises");
       const { fd, keep } = openForReading(ctx);
       // flue's own writer keeps the FIFO open until the process has ended; then the reader sees its end.
       void process.ended.then(() => closeSync(keep));

@@ -29,7 +29,7 @@ import type { Socket } from "node:net";
 import * as v from "valibot";
 import { attemptState } from "./lib/attempt-state.ts";
 import { Name, Seconds, Size } from "./lib/params.ts";
-import { bytesText, sendFile } from "./lib/stream.ts";
+import { bytesText, pipeline, sendFile } from "./lib/stream.ts";
 import { pause, stopOn, type Stop } from "./lib/wait.ts";
 
 const PORT = "tcp_port must be a whole number from 1 to 65535";
@@ -54,7 +54,7 @@ const where = (p: Params) => (p.host === "127.0.0.1" ? `port ${p.tcp_port}` : `$
 const linkOf = (p: Params, ctx: AdapterContext) => links.get(ctx, where(p)) ?? links.set(ctx, where(p), { reader: false });
 const outFile = (ctx: AdapterContext) => ctx.scratch(`tcp-${ctx.name}`);
 
-// node:net and node:stream are loaded when first used: each costs milliseconds of every start-up.
+// node:net is loaded when first used: it costs milliseconds of every start-up.
 async function tryConnect(p: Params): Promise<Socket | Error> {
   const { createConnection } = await import("node:net");
   return new Promise((resolve) => {
@@ -122,7 +122,6 @@ export default defineAdapter({
     async attach(p, ctx, process) {
       const socket = await connection(p, ctx, process);
       try {
-        const { pipeline } = await import("node:stream/promises");
         await pipeline(socket, createWriteStream(outFile(ctx), { mode: 0o600 }), { signal: ctx.signal });
       } catch (e) {
         if (ctx.signal.aborted) throw new PluginError(`stopped while reading from ${where(p)}`);

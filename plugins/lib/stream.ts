@@ -2,6 +2,15 @@
 import { createReadStream } from "node:fs";
 import type { Writable } from "node:stream";
 
+/**
+ * node:stream/promises' `pipeline`, loaded at its first use: a static import
+ * is hoisted to the top of the bundle and costs every start-up milliseconds.
+ */
+export const pipeline = (async (...args: unknown[]) => {
+  const { pipeline: run } = await import("node:stream/promises");
+  return (run as (...a: unknown[]) => Promise<void>)(...args);
+}) as typeof import("node:stream/promises").pipeline;
+
 /** Writes the file at `path` to `to` in writes of at most `chunkSize` bytes, waiting for `drain`; returns the bytes written. Leaves `to` open. */
 export async function sendFile(to: Writable, path: string, chunkSize: number, signal: AbortSignal, onChunk?: (bytes: number) => void): Promise<number> {
   let sent = 0;
