@@ -51,8 +51,9 @@ const POLL_MS = 10;
  * without blocking while it has not: a blocking open of a FIFO holds one of
  * the few threads all of flue's file I/O shares, for as long as the process
  * likes. A non-blocking open fails (ENXIO) until a reader exists, so it is
- * retried (as it is while the path is missing); then the blocking open returns at once. Never through a link the
- * process planted, and only a FIFO inside the workdir.
+ * retried, as it is while the path is missing; then the blocking open
+ * returns at once. Never through a link the process planted, and only a FIFO
+ * inside the workdir.
  */
 async function openForWriting(ctx: AdapterContext, stop: Stop): Promise<FileHandle> {
   const path = ctx.vars[ctx.name];
