@@ -1,7 +1,8 @@
 /**
  * Users and credentials: the first admin, Basic auth (argon2id hashes, with
  * a short-lived cache of verified credentials so a request does not pay
- * ~50 ms of hashing), and API tokens (random, stored as SHA-256 only).
+ * ~50 ms of hashing, nor a read while no user changes), and API tokens
+ * (random, stored as SHA-256 only).
  */
 import { AppError } from "../domain/index.ts";
 import type { Role, Store, UserRow } from "../store/index.ts";
@@ -61,10 +62,13 @@ export interface AuthOptions {
 export class Auth {
   /**
    * sha256(username:password) → the password hash it was verified against,
-   * and until when. A hit counts only while the user's stored hash is that
-   * one: a new password or a deleted user takes effect on the next request.
+   * until when, and the actor it signed in as while the users were at
+   * `version`. While no user has changed since, a hit is that actor, read
+   * from nowhere. After any change the row is read again, and a hit counts
+   * only while the user's stored hash is the same one: a new password, a
+   * new role or a deleted user takes effect on the next request.
    */
-  private readonly verified = new Map<string, { hash: string; until: number }>();
+  private readonly verified = new Map<string, { hash: string; until: number; version: string; actor: Actor }>();
   private readonly throttle: Throttle;
   /** While the first admin is being made. */
   private firstAdmin: Promise<unknown> | undefined;
@@ -196,20 +200,28 @@ export class Auth {
   }
 
   async byPassword(username: string, password: string): Promise<Actor | undefined> {
-    // Read the row on every request (a prepared lookup): role changes and deletions apply at once.
+    const key = sha256(`${username}:${password}`);
+    // Read before anything else: a change while the hash below is checked must make this entry stale.
+    const version = this.store.users.version();
+    const hit = this.verified.get(key);
+    const live = hit !== undefined && hit.until > Date.now();
+    if (live && hit.version === version) return hit.actor;
     const user = this.store.users.find(username);
     if (!user) {
       // As slow as a wrong password: the answer's time must not tell which names exist.
       await Bun.password.verify(password, await this.decoyHash());
       return undefined;
     }
-    const key = sha256(`${username}:${password}`);
-    const hit = this.verified.get(key);
-    if (hit && hit.until > Date.now() && hit.hash === user.passwordHash) return toActor(user);
+    const actor = toActor(user);
+    if (live && hit.hash === user.passwordHash) {
+      hit.version = version;
+      hit.actor = actor;
+      return actor;
+    }
     if (!(await Bun.password.verify(password, user.passwordHash))) return undefined;
     if (this.verified.size >= 10_000) this.verified.clear();
-    this.verified.set(key, { hash: user.passwordHash, until: Date.now() + CACHE_MS });
-    return toActor(user);
+    this.verified.set(key, { hash: user.passwordHash, until: Date.now() + CACHE_MS, version, actor });
+    return actor;
   }
 
   byToken(token: string): Actor | undefined {

@@ -25,7 +25,12 @@ export class UsersRepo {
   /** In a fleet: told of every change made here (not of those applied from the fleet). */
   onChange: ((change: UserChange) => void) | undefined;
 
+  /** Writes to users through this repo, made here or applied from the fleet. */
+  private changes = 0;
+  private readonly dataVersion;
+
   constructor(private readonly db: Db) {
+    this.dataVersion = lazy(() => db.$client.query<{ data_version: number }, []>("PRAGMA data_version"));
     this.byName = lazy(() =>
       db.select().from(users).where(eq(users.username, sql.placeholder("username"))).prepare(),
     );
@@ -39,6 +44,15 @@ export class UsersRepo {
     );
   }
 
+  /**
+   * Differs from an earlier answer once any user may have changed: through
+   * this repo, or by another process on the data dir (`flue user set` while
+   * flue serves; SQLite's data_version counts other connections' commits).
+   */
+  version(): string {
+    return `${this.changes}.${this.dataVersion().get()!.data_version}`;
+  }
+
   count(): number {
     return this.db.select({ n: sql<number>`count(*)` }).from(users).get()?.n ?? 0;
   }
@@ -48,6 +62,7 @@ export class UsersRepo {
   }
 
   create(username: string, passwordHash: string, role: Role, seesAllJobs = false): UserRow {
+    this.changes++;
     const user = this.db.insert(users).values({ username, passwordHash, role, seesAllJobs, createdAt: Date.now() / 1000 }).returning().get();
     this.onChange?.({ kind: "user", user });
     return user;
@@ -66,6 +81,7 @@ export class UsersRepo {
   }
 
   update(id: number, set: Partial<Pick<UserRow, "role" | "passwordHash" | "seesAllJobs">>): UserRow | undefined {
+    this.changes++;
     const user = this.db.update(users).set(set).where(eq(users.id, id)).returning().get();
     if (user) this.onChange?.({ kind: "user", user });
     return user;
@@ -73,6 +89,7 @@ export class UsersRepo {
 
   /** Removes a user; its tokens go with it (foreign key cascade). */
   delete(id: number): boolean {
+    this.changes++;
     // Its tokens must go from the fleet too: a user made later under the same name must not inherit them.
     if (this.onChange) for (const t of this.tokensOf(id)) this.onChange({ kind: "token.deleted", tokenHash: t.tokenHash });
     const gone = this.db.delete(users).where(eq(users.id, id)).returning({ username: users.username }).all();
@@ -82,6 +99,7 @@ export class UsersRepo {
 
   /** A user as another instance of the fleet wrote it. */
   applyUser(u: SharedUser): void {
+    this.changes++;
     this.db
       .insert(users)
       .values(u)
@@ -90,6 +108,7 @@ export class UsersRepo {
   }
 
   applyUserDeleted(username: string): void {
+    this.changes++;
     this.db.delete(users).where(eq(users.username, username)).run();
   }
 

@@ -96,7 +96,8 @@ test("a definition made on A is listed on B and C; a job of it submitted on C ru
 });
 
 test("a user made on A signs in on B; a token made on B works on C; a revoked one stops working", async () => {
-  expect((await post(a, "/api/user/", { username: "carol", password: "carol-password", role: "submitter" })).status).toBe(201);
+  const made = await post(a, "/api/user/", { username: "carol", password: "carol-password", role: "submitter" });
+  expect(made.status).toBe(201);
   const carol = basic("carol", "carol-password");
   await eventually(async () => (await b.fetch("/api/job/", { headers: { authorization: carol } })).status === 200, 2000);
   const token = await post(b, "/api/token/", { name: "ci" }, carol);
@@ -106,6 +107,15 @@ test("a user made on A signs in on B; a token made on B works on C; a revoked on
   const revoked = await b.fetch(`/api/token/${token.body.id}/`, { method: "DELETE", headers: { authorization: carol } });
   expect(revoked.status).toBe(204);
   await eventually(async () => (await c.fetch("/api/job/", { headers: { authorization: bearer } })).status === 401, 2000);
+
+  // B has verified carol's password, and keeps it: a change made on A still applies there on the next request once it arrives.
+  const submitOnB = async () => (await b.fetch("/api/job/", { method: "POST", headers: { authorization: carol, "content-type": "application/json" }, body: "{}" })).status;
+  expect(await submitOnB()).toBe(400); // a submitter's empty job: invalid, not forbidden
+  const id = (made.body as { id: number }).id;
+  expect((await a.fetch(`/api/user/${id}/`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ role: "viewer" }) })).status).toBe(200);
+  await eventually(async () => (await submitOnB()) === 403, 2000);
+  expect((await a.fetch(`/api/user/${id}/`, { method: "DELETE" })).status).toBe(204);
+  await eventually(async () => (await submitOnB()) === 401, 2000);
 });
 
 test("B lists jobs submitted on A and C; SSE on B sees a job finishing on A", async () => {
