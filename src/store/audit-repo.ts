@@ -1,5 +1,5 @@
 /** The audit log: one row per change a user made, newest last. */
-import { and, count, desc, eq, sql, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, type SQL } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { lazy } from "./lazy.ts";
 import { audit, type AuditRow } from "./schema.ts";
@@ -20,31 +20,17 @@ export class AuditRepo {
   private readonly insert;
 
   constructor(private readonly db: Db) {
+    // Raw: every submission writes one, in its events' transaction.
     this.insert = lazy(() =>
-      db
-        .insert(audit)
-        .values({
-          at: sql.placeholder("at"),
-          actor: sql.placeholder("actor"),
-          action: sql.placeholder("action"),
-          target: sql.placeholder("target"),
-          remote: sql.placeholder("remote"),
-          details: sql.placeholder("details"),
-        })
-        .prepare(),
+      db.$client.query<never, [number, string, string, string | null, string | null, string | null]>(
+        "INSERT INTO audit (at, actor, action, target, remote, details) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
     );
   }
 
   /** One change: `action` such as "job.cancel", on `target` (a resource URI, a job id, a username). */
   record(actor: AuditActor, action: string, target: string | null, details?: unknown): void {
-    this.insert().run({
-      at: Date.now() / 1000,
-      actor: actor.username,
-      action,
-      target,
-      remote: actor.remote ?? null,
-      details: details === undefined ? null : details,
-    });
+    this.insert().run(Date.now() / 1000, actor.username, action, target, actor.remote ?? null, details === undefined ? null : JSON.stringify(details));
   }
 
   /** Newest first. */
