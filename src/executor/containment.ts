@@ -22,6 +22,11 @@ export type ContainmentKind = "cgroup" | "process-group";
 
 /** What holds one attempt's processes. */
 export interface Cell {
+  /**
+   * Whether the cell holds every process of the attempt, so that `destroy`
+   * leaves none (a cgroup): the process group needs no SIGKILL of its own then.
+   */
+  readonly holdsAll: boolean;
   /** Kills every process in the cell at once; the group's SIGKILL is the caller's. */
   kill(): void;
   /**
@@ -45,7 +50,7 @@ export interface Containment {
   close(): void;
 }
 
-const noCell: Cell = { kill() {}, destroy: async () => false };
+const noCell: Cell = { holdsAll: false, kill() {}, destroy: async () => false };
 
 export const processGroupOnly = (reason?: string): Containment => ({
   kind: "process-group",
@@ -78,6 +83,7 @@ export function homeCgroup(procCgroup: string): string | undefined {
 const EMPTY_WAIT_MS = 2000;
 
 class CgroupCell implements Cell {
+  readonly holdsAll = true;
   /** Whether cgroup.kill was written: such a cell is never born into again (see `emptied`). */
   private killed = false;
 

@@ -260,6 +260,7 @@ function openMaking(path: string): number {
  * not its to enter.
  */
 function openLog(path: string, user: RunSpec["user"], reuse: boolean): number {
+  const mode = user ? 0o622 : 0o600;
   let fd = reuse && sparesFor(path).take(path) ? openMaking(path) : undefined;
   if (fd !== undefined) {
     const st = fstatSync(fd);
@@ -267,6 +268,8 @@ function openLog(path: string, user: RunSpec["user"], reuse: boolean): number {
       // Not a spare this flue made (another version, planted): a new file instead.
       closeSync(fd);
       fd = undefined;
+    } else if ((st.mode & 0o7777) === mode) {
+      return fd; // a spare of the last attempt of this kind: already so
     }
   }
   if (fd === undefined) {
@@ -274,7 +277,7 @@ function openLog(path: string, user: RunSpec["user"], reuse: boolean): number {
     fd = openMaking(path);
   }
   try {
-    fchmodSync(fd, user ? 0o622 : 0o600);
+    fchmodSync(fd, mode);
   } catch (e) {
     closeSync(fd);
     throw e;
@@ -340,10 +343,10 @@ function unlinkQuietly(path: string): void {
  * kept as a spare (`spare`: see RunSpec.reuseLogs) or removed;
  * otherwise it lingers (above).
  */
-function closeLog(fd: number, path: string, cap: number, alone: boolean, spare: boolean): number {
+function closeLog(fd: number, path: string, cap: number, alone: boolean, spare: boolean, known?: number): number {
   let size = 0;
   try {
-    size = logSize(fd);
+    size = known ?? logSize(fd);
     if (size > cap) {
       ftruncateSync(fd, cap);
       size = cap;
@@ -430,14 +433,16 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
   clearTimeout(killTimer);
   spec.signal?.removeEventListener("abort", onAbort);
   unwatch(pid);
-  // Whatever the leader left behind in its group goes with it.
-  signalGroup(pid, "SIGKILL");
+  // Whatever the leader left behind in its group goes with it: a cell kills all it holds, the group included.
+  if (!cell.holdsAll) signalGroup(pid, "SIGKILL");
   const alone = await cell.destroy();
+  if (!alone && cell.holdsAll) signalGroup(pid, "SIGKILL"); // the cell would not empty: the group at least
   // A log past the cap at the end counts as one caught running: the outcome does not depend on the timer.
-  const over = outcome === undefined ? overCap() : undefined;
+  const [outSize, errSize] = [logSize(outFd), logSize(errFd)];
+  const over = outcome !== undefined ? undefined : outSize > cap ? "stdout" : errSize > cap ? "stderr" : undefined;
   if (over !== undefined) [outcome, message] = ["output-limit", capped(over)];
-  const stdoutBytes = closeLog(outFd, spec.stdout, cap, alone, spec.reuseLogs ?? false);
-  const stderrBytes = closeLog(errFd, spec.stderr, cap, alone, spec.reuseLogs ?? false);
+  const stdoutBytes = closeLog(outFd, spec.stdout, cap, alone, spec.reuseLogs ?? false, outSize);
+  const stderrBytes = closeLog(errFd, spec.stderr, cap, alone, spec.reuseLogs ?? false, errSize);
 
   const usage = proc.resourceUsage();
   const metrics: Metrics = {
