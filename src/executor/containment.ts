@@ -15,7 +15,7 @@
  * Where the host gives no writable cgroup2, the process group is all there
  * is (a setsid'd daemon escapes it); recovery's /proc scan covers the rest.
  */
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export type ContainmentKind = "cgroup" | "process-group";
@@ -89,6 +89,7 @@ class CgroupCell implements Cell {
 
   constructor(
     private readonly dir: string,
+    private readonly isEmpty: (dir: string) => boolean,
     private readonly emptied: (dir: string, killed: boolean) => void,
   ) {}
 
@@ -101,13 +102,13 @@ class CgroupCell implements Cell {
 
   async destroy(): Promise<boolean> {
     // Mostly the job left nothing behind and the cell is empty at once.
-    if (isEmpty(this.dir)) {
+    if (this.isEmpty(this.dir)) {
       this.emptied(this.dir, this.killed);
       return true;
     }
     const deadline = performance.now() + EMPTY_WAIT_MS;
     this.kill();
-    for (let wait = 1; !isEmpty(this.dir); wait = Math.min(wait * 2, 50)) {
+    for (let wait = 1; !this.isEmpty(this.dir); wait = Math.min(wait * 2, 50)) {
       if (performance.now() > deadline) return false; // not reused: left for shutdown or recovery
       await Bun.sleep(wait);
     }
@@ -116,14 +117,7 @@ class CgroupCell implements Cell {
   }
 }
 
-/** Whether a cell holds no process, from its `populated` flag (a cell that is gone is not reused). */
-function isEmpty(dir: string): boolean {
-  try {
-    return readFileSync(join(dir, "cgroup.events"), "latin1").includes("populated 0");
-  } catch {
-    return false;
-  }
-}
+const eventsBuffer = Buffer.alloc(256);
 
 class Cgroups implements Containment {
   /** Why cgroups stopped working after start-up; from then on, process groups. */
@@ -131,8 +125,34 @@ class Cgroups implements Containment {
   /** Empty cells, ready for the next attempt. */
   private readonly pool: string[] = [];
   private made = 0;
+  /** Each cell's cgroup.events, open as long as the cell is: a look is one pread, not four calls. */
+  private readonly events = new Map<string, number>();
 
   constructor(private readonly dir: string) {}
+
+  /** Whether a cell holds no process, from its `populated` flag (a cell that is gone is not reused). */
+  private readonly isEmpty = (cell: string): boolean => {
+    try {
+      let fd = this.events.get(cell);
+      if (fd === undefined) this.events.set(cell, (fd = openSync(join(cell, "cgroup.events"), "r")));
+      const n = readSync(fd, eventsBuffer, 0, eventsBuffer.length, 0);
+      return eventsBuffer.toString("latin1", 0, n).includes("populated 0");
+    } catch {
+      return false;
+    }
+  };
+
+  /** Removes a cell (see tryRmdir), its cgroup.events closed first. */
+  private remove(cell: string): boolean {
+    const fd = this.events.get(cell);
+    if (fd !== undefined) {
+      this.events.delete(cell);
+      try {
+        closeSync(fd);
+      } catch {}
+    }
+    return tryRmdir(cell);
+  }
 
   get kind(): ContainmentKind {
     return this.reason === undefined ? "cgroup" : "process-group";
@@ -156,18 +176,18 @@ class Cgroups implements Containment {
       return { value: spawn(undefined), cell: noCell };
     }
     try {
-      return { value: spawn(cell), cell: new CgroupCell(cell, this.emptied) };
+      return { value: spawn(cell), cell: new CgroupCell(cell, this.isEmpty, this.emptied) };
     } catch (e) {
       // For the job's own reasons (its executable), a moment's shortage, or because the cell
       // cannot be joined. Not this cell again; a new one, and if that fails, none: a spawn that
       // fails then fails the job, one that works means cgroups no longer do.
-      tryRmdir(cell);
+      this.remove(cell);
       const fresh = join(this.dir, `cell-${++this.made}`);
       try {
         mkdirOnce(fresh);
-        return { value: spawn(fresh), cell: new CgroupCell(fresh, this.emptied) };
+        return { value: spawn(fresh), cell: new CgroupCell(fresh, this.isEmpty, this.emptied) };
       } catch {
-        tryRmdir(fresh);
+        this.remove(fresh);
       }
       const value = spawn(undefined);
       this.giveUp(e);
@@ -182,7 +202,7 @@ class Cgroups implements Containment {
    * count of flue's own cgroup with the cell's), while one moved in lives.
    */
   private readonly emptied = (cell: string, killed = false) => {
-    if (killed || this.reason !== undefined) tryRmdir(cell);
+    if (killed || this.reason !== undefined) this.remove(cell);
     else this.pool.push(cell);
   };
 
@@ -193,6 +213,12 @@ class Cgroups implements Containment {
     } catch {
       return []; // closed already
     }
+    for (const fd of this.events.values()) {
+      try {
+        closeSync(fd);
+      } catch {}
+    }
+    this.events.clear();
     for (const name of names) removeSync(join(this.dir, name));
     this.pool.length = 0;
     return names;
