@@ -65,12 +65,17 @@ async function tryConnect(p: Params): Promise<Socket | Error> {
   });
 }
 
+/** The process accepted the connection and closed it at once. */
+class Dropped extends Error {}
+
 /** Connects, retrying until the process listens; fails once it ends, the job stops, or connect_timeout passes. */
 async function connect(p: Params, stop: Stop): Promise<Socket> {
   const deadline = Date.now() + p.connect_timeout * 1000;
   for (;;) {
     const socket = await tryConnect(p);
     if (!(socket instanceof Error)) return socket;
+    // Reset, not refused: the process listened, took the connection and dropped it (before the connect was seen).
+    if ((socket as NodeJS.ErrnoException).code === "ECONNRESET") throw new Dropped(socket.message);
     if (stop.why === "ended") throw new PluginError(`the process ended before it listened on ${where(p)}`);
     if (stop.why === "aborted") throw new PluginError(`stopped while waiting for the process to listen on ${where(p)}`);
     if (Date.now() >= deadline) throw new PluginError(`the process did not listen on ${where(p)} within ${p.connect_timeout} s`);
@@ -98,16 +103,17 @@ export default defineAdapter({
     },
     async attach(p, ctx, process) {
       const source = sources.get(ctx, ctx.name);
-      const socket = await connection(p, ctx, process);
-      if (!linkOf(p, ctx).reader) socket.resume(); // no output reads this connection: discard replies
       let sent = 0;
       try {
+        const socket = await connection(p, ctx, process);
+        if (!linkOf(p, ctx).reader) socket.resume(); // no output reads this connection: discard replies
         if (source) await sendFile(socket, source.path, p.chunk_size, ctx.signal, (n) => (sent = n));
         await new Promise<void>((resolve, reject) => {
           socket.once("error", reject).once("close", () => reject(new Error("the connection was closed")));
           socket.end(() => resolve());
         });
       } catch (e) {
+        if (e instanceof PluginError) throw e; // from connecting: already says what happened
         if (ctx.signal.aborted) throw new PluginError(`stopped while writing to ${where(p)}`);
         const of = source ? ` after ${bytesText(sent)} of ${bytesText(source.size)}` : "";
         throw new PluginError(`the process closed ${where(p)}${of}: ${(e as Error).message}`);
@@ -120,10 +126,11 @@ export default defineAdapter({
       ctx.vars[ctx.name] = String(p.tcp_port);
     },
     async attach(p, ctx, process) {
-      const socket = await connection(p, ctx, process);
       try {
+        const socket = await connection(p, ctx, process);
         await pipeline(socket, createWriteStream(outFile(ctx), { mode: 0o600 }), { signal: ctx.signal });
       } catch (e) {
+        if (e instanceof PluginError) throw e; // from connecting: already says what happened
         if (ctx.signal.aborted) throw new PluginError(`stopped while reading from ${where(p)}`);
         throw new PluginError(`reading from ${where(p)} failed: ${(e as Error).message}`);
       }
