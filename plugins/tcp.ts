@@ -65,17 +65,15 @@ async function tryConnect(p: Params): Promise<Socket | Error> {
   });
 }
 
-/** The process accepted the connection and closed it at once. */
-class Dropped extends Error {}
-
 /** Connects, retrying until the process listens; fails once it ends, the job stops, or connect_timeout passes. */
 async function connect(p: Params, stop: Stop): Promise<Socket> {
   const deadline = Date.now() + p.connect_timeout * 1000;
   for (;;) {
     const socket = await tryConnect(p);
     if (!(socket instanceof Error)) return socket;
-    // Reset, not refused: the process listened, took the connection and dropped it (before the connect was seen).
-    if ((socket as NodeJS.ErrnoException).code === "ECONNRESET") throw new Dropped(socket.message);
+    // Reset, not refused: the process listened, took the connection and dropped it before the connect
+    // was seen. The caller says so, as it does for a connection dropped later.
+    if ((socket as NodeJS.ErrnoException).code === "ECONNRESET") throw socket;
     if (stop.why === "ended") throw new PluginError(`the process ended before it listened on ${where(p)}`);
     if (stop.why === "aborted") throw new PluginError(`stopped while waiting for the process to listen on ${where(p)}`);
     if (Date.now() >= deadline) throw new PluginError(`the process did not listen on ${where(p)} within ${p.connect_timeout} s`);

@@ -142,15 +142,18 @@ class Cgroups implements Containment {
     }
   };
 
+  private forget(cell: string): void {
+    const fd = this.events.get(cell);
+    if (fd === undefined) return;
+    this.events.delete(cell);
+    try {
+      closeSync(fd);
+    } catch {}
+  }
+
   /** Removes a cell (see tryRmdir), its cgroup.events closed first. */
   private remove(cell: string): boolean {
-    const fd = this.events.get(cell);
-    if (fd !== undefined) {
-      this.events.delete(cell);
-      try {
-        closeSync(fd);
-      } catch {}
-    }
+    this.forget(cell);
     return tryRmdir(cell);
   }
 
@@ -213,12 +216,7 @@ class Cgroups implements Containment {
     } catch {
       return []; // closed already
     }
-    for (const fd of this.events.values()) {
-      try {
-        closeSync(fd);
-      } catch {}
-    }
-    this.events.clear();
+    for (const cell of [...this.events.keys()]) this.forget(cell);
     for (const name of names) removeSync(join(this.dir, name));
     this.pool.length = 0;
     return names;

@@ -408,7 +408,8 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
   };
   const cap = spec.maxOutputBytes;
   /** The log past the cap, if one is. */
-  const overCap = () => (logSize(outFd) > cap ? "stdout" : logSize(errFd) > cap ? "stderr" : undefined);
+  const overOf = (outSize: number, errSize: number) => (outSize > cap ? "stdout" : errSize > cap ? "stderr" : undefined);
+  const overCap = () => overOf(logSize(outFd), logSize(errFd));
   const capped = (name: string) => `${name} exceeded the limit of ${cap} bytes`;
   const checkCap = () => {
     const name = overCap();
@@ -439,7 +440,7 @@ export async function runProcess(spec: RunSpec): Promise<RunResult> {
   if (!alone && cell.holdsAll) signalGroup(pid, "SIGKILL"); // the cell would not empty: the group at least
   // A log past the cap at the end counts as one caught running: the outcome does not depend on the timer.
   const [outSize, errSize] = [logSize(outFd), logSize(errFd)];
-  const over = outcome !== undefined ? undefined : outSize > cap ? "stdout" : errSize > cap ? "stderr" : undefined;
+  const over = outcome === undefined ? overOf(outSize, errSize) : undefined;
   if (over !== undefined) [outcome, message] = ["output-limit", capped(over)];
   const stdoutBytes = closeLog(outFd, spec.stdout, cap, alone, spec.reuseLogs ?? false, outSize);
   const stderrBytes = closeLog(errFd, spec.stderr, cap, alone, spec.reuseLogs ?? false, errSize);

@@ -122,9 +122,9 @@ export class EventLog {
 
   /**
    * Appends events within BATCH_MS (BUSY_BATCH_MS while busy), in one
-   * transaction with every other event emitted meanwhile. The executor's steps take this path: a job emits ten
-   * events in a millisecond or two, and on these machines each commit costs
-   * more than the inserts it carries.
+   * transaction with every other event emitted meanwhile. The executor's
+   * steps take this path: a job emits ten events in a millisecond or two,
+   * and on these machines each commit costs more than the inserts it carries.
    */
   emit(...events: FlueEvent[]): void {
     this.pending.push(...events);

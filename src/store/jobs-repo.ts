@@ -1,5 +1,5 @@
 /** Reading jobs. Writing them is the projection's business (projection.ts). */
-import { and, desc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { JobState } from "../domain/index.ts";
 import type { Db } from "./db.ts";
 import { lazy } from "./lazy.ts";
@@ -54,34 +54,8 @@ type RetryParams = {
   alive: string | null;
 };
 
-/** A job row's fields and their columns. */
-const JOB_COLUMNS: Record<keyof JobRow, string> = {
-  seq: "seq",
-  id: "id",
-  definitionId: "definition_id",
-  definitionVersion: "definition_version",
-  definitionName: "definition_name",
-  state: "state",
-  owner: "owner",
-  parameters: "parameters",
-  inputs: "inputs",
-  exitStatus: "exit_status",
-  createdAt: "created_at",
-  queuedAt: "queued_at",
-  startedAt: "started_at",
-  finishedAt: "finished_at",
-  attempts: "attempts",
-  maxAttempts: "max_attempts",
-  instance: "instance",
-  thread: "thread",
-  pid: "pid",
-  pidStart: "pid_start",
-  notBefore: "not_before",
-  messages: "messages",
-  outputs: "outputs",
-  metrics: "metrics",
-};
-const JOB_SELECT = Object.entries(JOB_COLUMNS).map(([field, column]) => `${column} AS ${field}`).join(", ");
+/** Every column of a job row, named by its field (the schema's names, as drizzle reads them). */
+const JOB_SELECT = Object.entries(getTableColumns(jobs)).map(([field, column]) => `${column.name} AS ${field}`).join(", ");
 
 /** A job row as SQLite gives it, under its field names: the JSON columns still text. */
 type RawJobRow = Omit<JobRow, "parameters" | "inputs" | "messages" | "outputs" | "metrics"> & {
