@@ -261,10 +261,10 @@ function openMaking(path: string): number {
  */
 function openLog(path: string, user: RunSpec["user"], reuse: boolean): number {
   const mode = user ? 0o622 : 0o600;
-  let fd = reuse && sparesFor(path).take(path) ? openMaking(path) : undefined;
+  let fd = reuse && sparesFor(path).take(path) ? openSpare(path) : undefined;
   if (fd !== undefined) {
     const st = fstatSync(fd);
-    if (st.uid !== ownUid || st.nlink !== 1 || (st.mode & 0o044) !== 0) {
+    if (st.uid !== ownUid || st.nlink !== 1 || (st.mode & 0o044) !== 0 || st.size !== 0) {
       // Not a spare this flue made (another version, planted): a new file instead.
       closeSync(fd);
       fd = undefined;
@@ -286,6 +286,22 @@ function openLog(path: string, user: RunSpec["user"], reuse: boolean): number {
 }
 
 const LOG_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_APPEND;
+/**
+ * A spare is opened without O_TRUNC and refused unless empty: truncating
+ * even an empty file costs ext4 a truncate, and marks it to be flushed to
+ * disk when closed after the job writes to it (auto_da_alloc), on the main
+ * thread (~7 % of it in a run of jobs whose stdout is kept).
+ */
+const SPARE_FLAGS = fsConstants.O_WRONLY | fsConstants.O_APPEND;
+
+/** Opens a spare just renamed into place; undefined when it is gone meanwhile. */
+function openSpare(path: string): number | undefined {
+  try {
+    return openSync(path, SPARE_FLAGS);
+  } catch {
+    return undefined;
+  }
+}
 
 /** A log's size now (what the child has written so far). */
 const logSize = (fd: number) => fstatSync(fd).size;

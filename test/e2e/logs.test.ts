@@ -1,7 +1,7 @@
 /**
  * A job's stdout and stderr are files flue opens and hands to it: what may
- * happen to them after the job. A spare log flue did not make is never
- * reused, and a process that escaped its job (process groups alone) cannot
+ * happen to them after the job. A spare log flue did not make, or one that
+ * is not empty, is never reused, and a process that escaped its job (process groups alone) cannot
  * grow its log past --max-output for long. The compiled binary, real
  * processes.
  */
@@ -40,6 +40,20 @@ test.skipIf(!asRoot)("a spare log that is not flue's own (another owner, another
   expect(readFileSync(join(outside.path, "kept"), "utf8")).toBe("");
   expect(await (await b.fetch(`/api/job/${job.id}/stdout`)).text()).toBe("SECRET-OUT\n");
   expect(statSync(join(data.path, "logs", `${job.id}-1.stdout`)).uid).toBe(0);
+});
+
+test("a spare log with something in it is not reused: a job's log holds only what the job wrote", async () => {
+  const data = tempDir();
+  cleanups.push(() => data.remove());
+  // flue's own spares in every other respect (owner, one link, mode), but not empty.
+  mkdirSync(join(data.path, "logs", ".spare"), { recursive: true, mode: 0o700 });
+  for (const name of ["1.1", "1.2"]) writeFileSync(join(data.path, "logs", ".spare", name), `PLANTED ${name}\n`, { mode: 0o600 });
+  const b = await startBinary({ dataDir: data.path, args: ["--slots", "1"] });
+  cleanups.push(() => b.stop());
+  const job = await run(b, "echo OUT; echo ERR >&2");
+  expect(job.state).toBe("FINISHED");
+  expect(await (await b.fetch(`/api/job/${job.id}/stdout`)).text()).toBe("OUT\n");
+  expect(await (await b.fetch(`/api/job/${job.id}/stderr`)).text()).toBe("ERR\n");
 });
 
 test("with process groups alone, a daemon the job left cannot grow its log far past --max-output; it is cut back while it writes", async () => {
