@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App, type AppOptions } from "../../src/app.ts";
+import { Store } from "../../src/store/index.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { createHttp } from "../../src/http/index.ts";
 
@@ -20,6 +21,12 @@ export const basic = (user = ADMIN.user, password = ADMIN.password) =>
 export function tempDir(prefix = "flue-test-"): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A store on a fresh data dir, and what removes it. */
+export function tempStore(): { store: Store; remove: () => void } {
+  const dir = tempDir();
+  return { store: Store.open(join(dir.path, "flue.db")), remove: () => dir.remove() };
 }
 
 /** The seed's `tr -d x` definition, verbatim. */

@@ -11,15 +11,15 @@ import { newId, type FlueEvent } from "../../src/domain/index.ts";
 import { migrate } from "../../src/store/db.ts";
 import { migrations } from "../../src/store/migrations.gen.ts";
 import { Store } from "../../src/store/index.ts";
-import { tempDir } from "../helpers/index.ts";
+import { tempDir, tempStore } from "../helpers/index.ts";
 
 const dirs: { remove: () => void }[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
 
 function open(): Store {
-  const dir = tempDir();
-  dirs.push(dir);
-  return Store.open(join(dir.path, "flue.db"));
+  const { store, remove } = tempStore();
+  dirs.push({ remove });
+  return store;
 }
 
 const ev = (type: string, id: string, timestamp: number, fields: Record<string, unknown> = {}): FlueEvent => ({ type, id, executor: "x", timestamp, ...fields });

@@ -4,20 +4,13 @@
  * deleted from the middle). Either way a page is what OFFSET over every job,
  * newest first, would give.
  */
-import { afterEach, expect, test } from "bun:test";
-import { join } from "node:path";
+import { afterAll, expect, test } from "bun:test";
 import { newId, type FlueEvent } from "../../src/domain/index.ts";
-import { Store } from "../../src/store/index.ts";
-import { tempDir } from "../helpers/index.ts";
+import type { Store } from "../../src/store/index.ts";
+import { tempStore } from "../helpers/index.ts";
 
-const dirs: { remove: () => void }[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
-
-function open(): Store {
-  const dir = tempDir();
-  dirs.push(dir);
-  return Store.open(join(dir.path, "flue.db"));
-}
+const { store, remove } = tempStore();
+afterAll(remove);
 
 const ev = (type: string, id: string, fields: Record<string, unknown> = {}): FlueEvent => ({ type, id, executor: "x", timestamp: Date.now() / 1000, ...fields });
 
@@ -35,7 +28,6 @@ function pages(store: Store, limit: number) {
 }
 
 test("every page of the job list is the jobs at that offset, before and after jobs are deleted", () => {
-  const store = open();
   const def = store.definitions.create({ exec: "/bin/true" }, "admin");
   const ids = Array.from({ length: 40 }, () => newId());
   store.events.append(...ids.map((id, i) => ev("created", id, { definition_id: def.id, definition_version: 1, owner: i % 2 ? "ann" : "bo", parameters: {}, inputs: {} })));
