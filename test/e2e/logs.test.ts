@@ -1,9 +1,9 @@
 /**
  * A job's stdout and stderr are files flue opens and hands to it: what may
  * happen to them after the job. A spare log flue did not make, or one that
- * is not empty, is never reused, and a process that escaped its job (process groups alone) cannot
- * grow its log past --max-output for long. The compiled binary, real
- * processes.
+ * is not empty, is never reused, and a process that escaped its job
+ * (process groups alone) cannot grow its log past --max-output for long.
+ * The compiled binary, real processes.
  */
 import { afterAll, expect, test } from "bun:test";
 import { chownSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
