@@ -110,8 +110,8 @@ export class JobService {
     }
     // One row for a bulk submission, with every id in the details, in the events' transaction.
     this.store.events.withNext(() => this.store.audit.record(actor, "job.submit", many ? `${ids.length} jobs` : ids[0], many ? { ids } : undefined));
-    await this.store.events.commit(...events);
-    return ids.map((id) => this.store.jobs.get(id)!);
+    // Read back in the events' transaction: no second one for the read.
+    return this.store.events.commit(events, () => ids.map((id) => this.store.jobs.get(id)!));
   }
 
   /** In a fleet, publishes the jobs' work messages and waits for the stream; a 503 when NATS cannot take them. */
