@@ -1,5 +1,6 @@
 /**
  * Reads the submit path makes without a transaction of their own: a
+ * definition comes from memory until a write changes definitions, and a
  * commit's read runs inside the transaction that writes its events.
  */
 import { afterAll, expect, test } from "bun:test";
@@ -10,6 +11,40 @@ const { store, remove } = tempStore();
 afterAll(remove);
 
 const ev = (type: string, id: string, fields: Record<string, unknown> = {}): FlueEvent => ({ type, id, executor: "x", timestamp: Date.now() / 1000, ...fields });
+
+test("a definition found before a rename, an update or a delete is never found after it as it was", () => {
+  const made = store.definitions.create({ name: "first", exec: "/bin/true" }, "admin");
+  expect(store.definitions.find(made.id)?.name).toBe("first");
+  expect(store.definitions.find(String(made.id))?.version).toBe(1);
+  expect(store.definitions.find("first")?.id).toBe(made.id);
+
+  store.definitions.update(made.id, { name: "second", exec: "/bin/echo" });
+  expect(store.definitions.find("first")).toBeUndefined();
+  expect(store.definitions.find("second")?.version).toBe(2);
+  expect(store.definitions.find(made.id)?.definition).toEqual({ name: "second", exec: "/bin/echo" });
+
+  // As another instance of the fleet wrote it: a newer version replaces the one here.
+  const shared = { ...store.definitions.find(made.id)!, version: 3, definition: { name: "second", exec: "/bin/date" }, updatedAt: Date.now() / 1000 };
+  store.definitions.applyShared(shared);
+  expect(store.definitions.find("second")?.version).toBe(3);
+  expect(store.definitions.find(made.id)?.definition).toEqual({ name: "second", exec: "/bin/date" });
+
+  expect(store.definitions.delete(made.id)).toBe(true);
+  expect(store.definitions.find(made.id)).toBeUndefined();
+  expect(store.definitions.find("second")).toBeUndefined();
+});
+
+test("a definition row handed out cannot be changed by the caller for the next one", () => {
+  const made = store.definitions.create({ name: "frozen", exec: "/bin/true", argv: ["a"] }, "admin");
+  const row = store.definitions.find(made.id)!;
+  expect(() => {
+    (row.definition as { argv: string[] }).argv.push("b");
+  }).toThrow();
+  expect(() => {
+    (row as { name: string | null }).name = "other";
+  }).toThrow();
+  expect(store.definitions.find("frozen")?.definition).toEqual({ name: "frozen", exec: "/bin/true", argv: ["a"] });
+});
 
 test("a commit's read runs in the transaction that writes its events and sees what they made", async () => {
   const def = store.definitions.create({ exec: "/bin/true" }, "admin");
