@@ -104,7 +104,13 @@ export class Projection {
       return;
     }
     if (this.known.size >= KNOWN_MAX && !this.known.has(id)) {
-      this.known.delete(this.known.keys().next().value!); // the oldest
+      // The oldest tenth at once: a Map's first key is found by stepping over every
+      // entry deleted before it, so taking one at a time cost ~10 µs a job past the cap.
+      let n = KNOWN_MAX / 10;
+      for (const old of this.known.keys()) {
+        this.known.delete(old);
+        if (--n === 0) break;
+      }
     }
     this.known.set(id, job);
   }

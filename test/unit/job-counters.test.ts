@@ -112,3 +112,20 @@ test("a data dir from before the counters gets them filled in from its jobs", ()
   expect(k.minutes).toEqual((c.minutes as any[]).filter((r) => r.minute * 60 > now - 8 * 86400));
   store.close();
 });
+
+test("past the 50,000 jobs in flight the projection remembers, the ones it forgot still move and count right", () => {
+  const store = open();
+  const def = store.definitions.create({ exec: "/bin/true" }, "admin");
+  const now = Date.now() / 1000;
+  const ids = Array.from({ length: 56_000 }, (_, i) => newId((now - 3600) * 1000 + i));
+  const created = (id: string) => ev("created", id, now - 60, { definition_id: def.id, definition_version: 1, owner: "ann", parameters: {}, inputs: {}, max_attempts: 1 });
+  for (let i = 0; i < ids.length; i += 2000) store.events.append(...ids.slice(i, i + 2000).map(created));
+  // The oldest were forgotten to make room; the newest are remembered.
+  const moved = [...ids.slice(0, 100), ...ids.slice(-100)];
+  store.events.append(...moved.flatMap((id) => [ev("queued", id, now - 30), ev("started", id, now - 20, { attempt: 1, thread: 1 }), ev("finished", id, now - 10)]));
+  for (const id of [ids[0], ids[99], ids.at(-1)!]) expect(store.jobs.get(id)?.state).toBe("FINISHED");
+  expect(store.jobs.get(ids[100])?.state).toBe("NEW");
+  expect(store.jobs.countsByOwner("ann")).toEqual({ NEW: ids.length - 200, FINISHED: 200 });
+  expect(kept(store).owners).toEqual(counted(store).owners);
+  store.close();
+});
