@@ -18,6 +18,7 @@ test("scripts/bench --tiny prints a row for every case", async () => {
     /^\| throughput, sh -c .*\| \d+ jobs\/s \|/m,
     /^\| submit latency POST \/api\/job\/, 1 client .*\| [\d.]+ ms \/ [\d.]+ ms \|/m,
     /^\| submit latency POST \/api\/job\/, 50 clients .*\| [\d.]+ ms \/ [\d.]+ ms \|/m,
+    /^\| submissions a second at 50 clients \(flue's CPU a request, by thread: [^)]+\) \| \d+\/s \| bare Bun\.serve: \d+\/s \|/m,
     /^\| dispatch latency.*\| [\d.]+ ms \/ [\d.]+ ms \|/m,
     /^\| store at 5,000 jobs: GET first page .*\| [\d.]+ ms \/ [\d.]+ ms \|/m,
     /^\| store at 5,000 jobs: GET filtered page/m,
