@@ -6,6 +6,7 @@ import { lazy } from "./lazy.ts";
 import { definitions, definitionVersions, type DefinitionRow } from "./schema.ts";
 
 const now = () => Date.now() / 1000;
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 /** Definitions whose rows stay in memory; past it the cache starts over. */
 const ROWS_CACHED = 10_000;
 
@@ -70,10 +71,10 @@ export class DefinitionsRepo {
     return row;
   }
 
-  /** Runs a write; whatever it changed, no cached row outlives it. */
-  private writing<T>(write: () => T): T {
+  /** A write in a transaction; whatever it changed, no cached row outlives it. */
+  private write<T>(change: (tx: Tx) => T): T {
     try {
-      return write();
+      return this.db.transaction(change);
     } finally {
       this.rows.clear();
     }
@@ -86,7 +87,7 @@ export class DefinitionsRepo {
 
   /** `id`: one the fleet allocated; none: the next of this database. */
   create(definition: Definition, owner: string | null, id?: number): DefinitionRow {
-    return this.writing(() => this.db.transaction((tx) => {
+    return this.write((tx) => {
       const t = now();
       const row = tx
         .insert(definitions)
@@ -95,11 +96,11 @@ export class DefinitionsRepo {
         .get();
       tx.insert(definitionVersions).values({ definitionId: row.id, version: 1, definition, createdAt: t }).run();
       return row;
-    }));
+    });
   }
 
   update(id: number, definition: Definition): DefinitionRow {
-    return this.writing(() => this.db.transaction((tx) => {
+    return this.write((tx) => {
       const t = now();
       const row = tx
         .update(definitions)
@@ -109,11 +110,11 @@ export class DefinitionsRepo {
         .get();
       tx.insert(definitionVersions).values({ definitionId: id, version: row.version, definition, createdAt: t }).run();
       return row;
-    }));
+    });
   }
 
   delete(id: number): boolean {
-    return this.writing(() => this.db.delete(definitions).where(eq(definitions.id, id)).returning({ id: definitions.id }).all().length > 0);
+    return this.write((tx) => tx.delete(definitions).where(eq(definitions.id, id)).returning({ id: definitions.id }).all().length > 0);
   }
 
   /** The highest id this database holds (0: none). */
@@ -126,7 +127,7 @@ export class DefinitionsRepo {
    * new here or a newer version than the one here; its version kept too.
    */
   applyShared(row: DefinitionRow): void {
-    this.writing(() => this.db.transaction((tx) => {
+    this.write((tx) => {
       this.applyVersionIn(tx, row.id, row.version, row.definition as Definition, row.updatedAt);
       tx.insert(definitions)
         .values(row)
@@ -136,7 +137,7 @@ export class DefinitionsRepo {
           setWhere: sql`${definitions.version} <= ${row.version}`,
         })
         .run();
-    }));
+    });
   }
 
   /** One version as another instance wrote it; versions never change, so one already here stays. */
