@@ -61,7 +61,8 @@ export class DefinitionsRepo {
   /** By numeric id, or by name. */
   find(ref: string | number): DefinitionRow | undefined {
     const byId = typeof ref === "number" || /^\d+$/.test(ref);
-    const key = byId ? `#${Number(ref)}` : ref;
+    // Apart by prefix: a name that looks like an id's key must not find that id's row.
+    const key = byId ? `id ${Number(ref)}` : `name ${ref}`;
     let row = this.rows.get(key);
     if (row) return row;
     row = byId ? this.byId().get({ id: Number(ref) }) : this.byName().get({ name: ref });

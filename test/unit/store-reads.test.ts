@@ -17,6 +17,8 @@ test("a definition found before a rename, an update or a delete is never found a
   expect(store.definitions.find(made.id)?.name).toBe("first");
   expect(store.definitions.find(String(made.id))?.version).toBe(1);
   expect(store.definitions.find("first")?.id).toBe(made.id);
+  // Names and ids are apart: no name reaches a row cached by its id.
+  for (const name of [`#${made.id}`, `id ${made.id}`, `name first`]) expect(store.definitions.find(name)).toBeUndefined();
 
   store.definitions.update(made.id, { name: "second", exec: "/bin/echo" });
   expect(store.definitions.find("first")).toBeUndefined();
