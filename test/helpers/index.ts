@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App, type AppOptions } from "../../src/app.ts";
+import type { FlueEvent } from "../../src/domain/index.ts";
 import { Store } from "../../src/store/index.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { createHttp } from "../../src/http/index.ts";
@@ -28,6 +29,9 @@ export function tempStore(): { store: Store; remove: () => void } {
   const dir = tempDir();
   return { store: Store.open(join(dir.path, "flue.db")), remove: () => dir.remove() };
 }
+
+/** A job's event as the store takes it, now unless `fields` says when; for tests that drive the store directly. */
+export const jobEvent = (type: string, id: string, fields: Record<string, unknown> = {}): FlueEvent => ({ type, id, executor: "x", timestamp: Date.now() / 1000, ...fields });
 
 /** The seed's `tr -d x` definition, verbatim. */
 export const TR_DEFINITION = {

@@ -11,7 +11,7 @@ import { newId, type FlueEvent } from "../../src/domain/index.ts";
 import { migrate } from "../../src/store/db.ts";
 import { migrations } from "../../src/store/migrations.gen.ts";
 import { Store } from "../../src/store/index.ts";
-import { tempDir, tempStore } from "../helpers/index.ts";
+import { jobEvent, tempDir, tempStore } from "../helpers/index.ts";
 
 const dirs: { remove: () => void }[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
@@ -22,7 +22,7 @@ function open(): Store {
   return store;
 }
 
-const ev = (type: string, id: string, timestamp: number, fields: Record<string, unknown> = {}): FlueEvent => ({ type, id, executor: "x", timestamp, ...fields });
+const ev = (type: string, id: string, timestamp: number, fields: Record<string, unknown> = {}): FlueEvent => jobEvent(type, id, { timestamp, ...fields });
 
 /** One job's life: created by `owner`, ending in `end` at `at`. */
 function life(definitionId: number, owner: string, end: "finished" | "failed" | "cancelled" | null, at: number): FlueEvent[] {

@@ -5,14 +5,12 @@
  * newest first, would give.
  */
 import { afterAll, expect, test } from "bun:test";
-import { newId, type FlueEvent } from "../../src/domain/index.ts";
+import { newId } from "../../src/domain/index.ts";
 import type { Store } from "../../src/store/index.ts";
-import { tempStore } from "../helpers/index.ts";
+import { jobEvent as ev, tempStore } from "../helpers/index.ts";
 
 const { store, remove } = tempStore();
 afterAll(remove);
-
-const ev = (type: string, id: string, fields: Record<string, unknown> = {}): FlueEvent => ({ type, id, executor: "x", timestamp: Date.now() / 1000, ...fields });
 
 /** Every page of `limit` from offset 0 to past the end, as ids, beside what OFFSET over all jobs gives. */
 function pages(store: Store, limit: number) {

@@ -4,13 +4,11 @@
  * commit's read runs inside the transaction that writes its events.
  */
 import { afterAll, expect, test } from "bun:test";
-import { newId, type FlueEvent } from "../../src/domain/index.ts";
-import { tempStore } from "../helpers/index.ts";
+import { newId } from "../../src/domain/index.ts";
+import { jobEvent as ev, tempStore } from "../helpers/index.ts";
 
 const { store, remove } = tempStore();
 afterAll(remove);
-
-const ev = (type: string, id: string, fields: Record<string, unknown> = {}): FlueEvent => ({ type, id, executor: "x", timestamp: Date.now() / 1000, ...fields });
 
 test("a definition found before a rename, an update or a delete is never found after it as it was", () => {
   const made = store.definitions.create({ name: "first", exec: "/bin/true" }, "admin");
