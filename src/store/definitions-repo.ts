@@ -60,12 +60,12 @@ export class DefinitionsRepo {
 
   /** By numeric id, or by name. */
   find(ref: string | number): DefinitionRow | undefined {
-    const byId = typeof ref === "number" || /^\d+$/.test(ref);
+    const id = typeof ref === "number" || /^\d+$/.test(ref) ? Number(ref) : undefined;
     // Apart by prefix: a name that looks like an id's key must not find that id's row.
-    const key = byId ? `id ${Number(ref)}` : `name ${ref}`;
+    const key = id === undefined ? `name ${ref}` : `id ${id}`;
     let row = this.rows.get(key);
     if (row) return row;
-    row = byId ? this.byId().get({ id: Number(ref) }) : this.byName().get({ name: ref });
+    row = id === undefined ? this.byName().get({ name: String(ref) }) : this.byId().get({ id });
     if (!row) return undefined;
     if (this.rows.size >= ROWS_CACHED) this.rows.clear();
     this.rows.set(key, deepFreeze(row));
